@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine (see README.md):
+#   make run    create the environment and run the whole workflow on the embedded default
+#   make test   create the environment and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 8
+# ranx compiles its metrics with numba; cache them inside the environment.
+export NUMBA_CACHE_DIR := $(abspath $(VENV))/numba-cache
+
+.PHONY: install run test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: install
+	$(BIN)/snakemake --cores $(CORES) all
+
+test: install
+	$(BIN)/pytest -ra
+
+lint: install
+	$(BIN)/ruff check src workflow/scripts tests
+	$(BIN)/ruff format --check src workflow/scripts tests
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1
+
+format: install
+	$(BIN)/ruff format src workflow/scripts tests
+	$(BIN)/ruff check --fix src workflow/scripts tests
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean:
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,47 @@
+# SlimRank: layer dropping vs unstructured pruning of a BERT cross-encoder reranker.
+# `snakemake --cores 8 all` rebuilds everything on the embedded default (config/config.yaml);
+# `--configfile config/msmarco.yaml` selects paper scale. See README.md.
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+REPO = Path(workflow.basedir)
+# The library lives in src/; the workflow finds it without an install, and so do its scripts.
+sys.path.insert(0, str(REPO / "src"))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
+    )
+)
+# ranx compiles its metrics with numba; caching them inside the environment avoids a minute
+# of compilation in every evaluation job.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
+
+
+# The embedded default, unless a config file is named on the command line: a paper-scale config
+# replaces it whole rather than being merged into it key by key.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand("results/runs/{split}/bm25.trec", split=SPLITS),
+        "results/metrics/metrics.tsv",
+        "results/metrics/significance.tsv",

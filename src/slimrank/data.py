@@ -1,0 +1,244 @@
+"""Datasets through ir_datasets, and the query splits of the study.
+
+Official collections (``msmarco-passage/trec-dl-2019/judged``, ...) are loaded by their
+ir_datasets id. A local folder such as MS MARCO-mini is registered as ir_datasets datasets
+(``<name>`` for the documents, ``<name>/<subset>`` for documents, queries and qrels of a subset),
+so the rest of the workflow has one loader for both.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ir_datasets
+from ir_datasets.datasets.base import Dataset
+from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
+from ir_datasets.util import GzipExtract, LocalDownload
+
+from slimrank.trec import Qrels
+
+
+class DataError(ValueError):
+    """Input data is missing or malformed; the message names the file and the config key."""
+
+
+@dataclass(frozen=True)
+class LocalSubset:
+    queries: str
+    qrels: str
+
+
+@dataclass(frozen=True)
+class LocalDataset:
+    """A folder of TSV/TREC files registered under ``name`` (see ``register_local_dataset``)."""
+
+    name: str
+    dir: Path
+    docs: str
+    subsets: Mapping[str, LocalSubset] = field(default_factory=dict)
+    config_key: str = "local_datasets"
+
+    def files(self) -> dict[str, Path]:
+        """Every file the dataset needs, keyed by the config key that names it."""
+        key = f"{self.config_key}.{self.name}"
+        out = {f"{key}.docs": self.dir / self.docs}
+        for subset, files in self.subsets.items():
+            out[f"{key}.subsets.{subset}.queries"] = self.dir / files.queries
+            out[f"{key}.subsets.{subset}.qrels"] = self.dir / files.qrels
+        return out
+
+    def check_files(self) -> None:
+        """Fail early, naming the path and the config key, when the folder or a file is missing."""
+        if not self.dir.is_dir():
+            raise DataError(
+                f"data folder {self.dir} does not exist "
+                f"(config key {self.config_key}.{self.name}.dir)"
+            )
+        for key, path in self.files().items():
+            if not path.is_file():
+                raise DataError(f"data file {path} does not exist (config key {key})")
+
+
+def local_dataset_from_config(name: str, entry: Mapping, root: Path) -> LocalDataset:
+    """Build a ``LocalDataset`` from a config entry; relative folders resolve against ``root``."""
+    folder = Path(entry["dir"])
+    if not folder.is_absolute():
+        folder = (root / folder).resolve()
+    subsets = {
+        subset: LocalSubset(queries=files["queries"], qrels=files["qrels"])
+        for subset, files in entry.get("subsets", {}).items()
+    }
+    return LocalDataset(name=name, dir=folder, docs=entry["docs"], subsets=subsets)
+
+
+def _download(path: Path):
+    # mkdir=False: ir_datasets would otherwise create a missing data folder.
+    local = LocalDownload(path, mkdir=False)
+    return GzipExtract(local) if path.suffix == ".gz" else local
+
+
+def register_local_dataset(dataset: LocalDataset) -> None:
+    """Register ``dataset`` with ir_datasets; registering the same name again is a no-op."""
+    if dataset.name in ir_datasets.registry:
+        return
+    docs = TsvDocs(_download(dataset.dir / dataset.docs), namespace=dataset.name, lang="en")
+    ir_datasets.registry.register(dataset.name, Dataset(docs))
+    for subset, files in dataset.subsets.items():
+        ir_datasets.registry.register(
+            f"{dataset.name}/{subset}",
+            Dataset(
+                docs,
+                TsvQueries(_download(dataset.dir / files.queries), namespace=dataset.name),
+                TrecQrels(_download(dataset.dir / files.qrels), {}),
+            ),
+        )
+
+
+def _records(dataset_id: str, kind: str, config_key: str) -> Iterator:
+    """Iterate ``docs``/``queries``/``qrels`` of an ir_datasets id; errors name the record."""
+    dataset = ir_datasets.load(dataset_id)
+    if not getattr(dataset, f"has_{kind}")():
+        raise DataError(f"ir_datasets id {dataset_id!r} has no {kind} (config key {config_key})")
+    number = 0
+    try:
+        for number, record in enumerate(getattr(dataset, f"{kind}_iter")(), start=1):  # noqa: B007
+            yield record
+    except DataError:
+        raise
+    except Exception as error:
+        source = _source_path(dataset, kind)
+        raise DataError(
+            f"cannot read {kind} of {dataset_id!r} from {source}, record {number + 1}: {error} "
+            f"(config key {config_key})"
+        ) from error
+
+
+def _source_path(dataset, kind: str) -> str:
+    handler = getattr(dataset, f"{kind}_handler", lambda: None)()
+    for attr in ("_dlc", "_queries_dlc", "_qrels_dlc", "_docs_dlc"):
+        dlc = getattr(handler, attr, None)
+        if dlc is not None:
+            try:
+                return str(dlc.path(force=False))
+            except Exception:  # noqa: BLE001 - only used to improve an error message
+                return repr(dlc)
+    return "(unknown file)"
+
+
+def load_docs(dataset_id: str, config_key: str = "collection") -> Iterator[tuple[str, str]]:
+    """Yield ``(doc_id, text)``; documents with several fields are joined with a space."""
+    for doc in _records(dataset_id, "docs", config_key):
+        text = getattr(doc, "text", None)
+        if text is None:
+            text = " ".join(str(value) for value in doc[1:])
+        if not doc.doc_id:
+            raise DataError(f"empty document id in {dataset_id!r} (config key {config_key})")
+        yield doc.doc_id, " ".join(text.split())
+
+
+def load_queries(dataset_id: str, config_key: str) -> dict[str, str]:
+    """Queries of an ir_datasets id as ``{qid: text}``."""
+    queries: dict[str, str] = {}
+    for query in _records(dataset_id, "queries", config_key):
+        if not query.query_id:
+            raise DataError(f"empty query id in {dataset_id!r} (config key {config_key})")
+        queries[query.query_id] = " ".join(query.text.split())
+    if not queries:
+        raise DataError(f"{dataset_id!r} has no queries (config key {config_key})")
+    return queries
+
+
+def load_qrels(dataset_id: str, config_key: str) -> Qrels:
+    """Qrels of an ir_datasets id as ``{qid: {doc_id: grade}}``."""
+    qrels: Qrels = {}
+    for qrel in _records(dataset_id, "qrels", config_key):
+        qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
+    if not qrels:
+        raise DataError(f"{dataset_id!r} has no qrels (config key {config_key})")
+    return qrels
+
+
+@dataclass
+class Split:
+    """The queries and qrels of one split, and counts of what building it removed."""
+
+    name: str
+    queries: dict[str, str]
+    qrels: Qrels
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def has_positive(judged: Mapping[str, int], collection_ids: set[str], min_grade: int) -> bool:
+    return any(grade >= min_grade and doc in collection_ids for doc, grade in judged.items())
+
+
+def build_split(
+    name: str,
+    sources: Iterable[tuple[dict[str, str], Qrels]],
+    *,
+    collection_ids: set[str],
+    require_positive: bool,
+    relevance_level: int,
+    exclude: Iterable[str] = (),
+    sample: int | None = None,
+    seed: int = 0,
+) -> Split:
+    """Merge sources into one split: drop excluded queries and, where asked, queries without a
+    judged positive in the collection, then take a seeded sample of ``sample`` queries.
+
+    Queries keep only the qrels of the source that supplied them; a query in two sources is an
+    error, since its judgements would be ambiguous.
+    """
+    queries: dict[str, str] = {}
+    qrels: Qrels = {}
+    for source_queries, source_qrels in sources:
+        for qid, text in source_queries.items():
+            if qid in queries:
+                raise DataError(f"split {name}: query {qid} appears in two of its sources")
+            queries[qid] = text
+            if qid in source_qrels:
+                qrels[qid] = dict(source_qrels[qid])
+    counts = {"source_queries": len(queries)}
+
+    excluded = set(exclude)
+    kept = [qid for qid in queries if qid not in excluded]
+    counts["excluded"] = len(queries) - len(kept)
+
+    unjudged = [qid for qid in kept if qid not in qrels]
+    kept = [qid for qid in kept if qid in qrels]
+    counts["without_qrels"] = len(unjudged)
+
+    if require_positive:
+        with_positive = [
+            qid for qid in kept if has_positive(qrels[qid], collection_ids, relevance_level)
+        ]
+        counts["without_positive_in_collection"] = len(kept) - len(with_positive)
+        kept = with_positive
+
+    counts["eligible"] = len(kept)
+    if sample is not None and sample < len(kept):
+        # Sorting first makes the sample independent of file order.
+        kept = random.Random(seed).sample(sorted(kept), sample)
+    kept_set = set(kept)
+    counts["queries"] = len(kept)
+    return Split(
+        name=name,
+        queries={qid: queries[qid] for qid in queries if qid in kept_set},
+        qrels={qid: qrels[qid] for qid in sorted(kept_set)},
+        counts=counts,
+    )
+
+
+def check_disjoint(split: Split, others: Mapping[str, Iterable[str]]) -> None:
+    """Raise naming the query when ``split`` shares a query with any split in ``others``."""
+    mine = set(split.queries)
+    for other, qids in others.items():
+        shared = sorted(mine.intersection(qids))
+        if shared:
+            raise DataError(
+                f"query {shared[0]} is in both split {split.name} and split {other} "
+                f"({len(shared)} shared queries); splits must be disjoint"
+            )

@@ -1,0 +1,129 @@
+"""Effectiveness with ranx: metrics per run, and paired significance tests between runs.
+
+TREC DL grades passages 0-3 and counts grade >= 2 as relevant for binary metrics (MRR, Recall,
+MAP) while nDCG uses the grades as they are. ranx's ``set_relevance_level`` shifts every grade
+down, which would change nDCG, so graded and binary metrics are computed on two qrels objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import ranx
+
+from slimrank.trec import Qrels, Run
+
+GRADED_METRICS = {"ndcg", "ndcg_burges", "dcg", "dcg_burges"}
+
+
+def is_graded(metric: str) -> bool:
+    return metric.split("@")[0] in GRADED_METRICS
+
+
+def ranx_qrels(qrels: Qrels, relevance_level: int, graded: bool) -> ranx.Qrels:
+    """A ranx Qrels for graded metrics (grades untouched) or binary ones (grade >= level)."""
+    out = ranx.Qrels({q: dict(docs) for q, docs in qrels.items()})
+    if not graded and relevance_level > 1:
+        out.set_relevance_level(relevance_level)
+    return out
+
+
+def ranx_run(run: Run, name: str) -> ranx.Run:
+    out = ranx.Run({q: dict(docs) for q, docs in run.items()}, name=name)
+    return out
+
+
+def _split_metrics(metrics: Sequence[str]) -> dict[bool, list[str]]:
+    groups: dict[bool, list[str]] = {True: [], False: []}
+    for metric in metrics:
+        groups[is_graded(metric)].append(metric)
+    return {graded: ms for graded, ms in groups.items() if ms}
+
+
+def evaluate_runs(
+    qrels: Qrels, runs: Mapping[str, Run], metrics: Sequence[str], relevance_level: int
+) -> pd.DataFrame:
+    """Mean of each metric for each run over the queries of ``qrels``.
+
+    Queries a run misses count as zero; run queries without qrels are ignored (ranx
+    ``make_comparable``). Returns a tidy frame: run, metric, value, queries.
+    """
+    rows = []
+    for name, run in runs.items():
+        for graded, group in _split_metrics(metrics).items():
+            scores = ranx.evaluate(
+                ranx_qrels(qrels, relevance_level, graded),
+                ranx_run(run, name),
+                list(group),
+                make_comparable=True,
+            )
+            if len(group) == 1:
+                scores = {group[0]: scores}
+            for metric in group:
+                rows.append(
+                    {
+                        "run": name,
+                        "metric": metric,
+                        "value": float(scores[metric]),
+                        "queries": len(qrels),
+                    }
+                )
+    frame = pd.DataFrame(rows, columns=["run", "metric", "value", "queries"])
+    order = {m: i for i, m in enumerate(metrics)}
+    return frame.sort_values(
+        ["run", "metric"], key=lambda c: c.map(order) if c.name == "metric" else c
+    )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, made monotone, capped at 1)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired_tests(
+    qrels: Qrels,
+    runs: Mapping[str, Run],
+    metrics: Sequence[str],
+    relevance_level: int,
+    baseline: str,
+) -> pd.DataFrame:
+    """Two-sided paired Student's t-test (ranx ``compare``) of every run against ``baseline``.
+
+    Holm's correction is applied per metric over the runs compared with this baseline. Returns
+    a tidy frame: run, baseline, metric, p_value, p_holm. Fisher's randomization test is not
+    offered: its p-values vary between calls on identical inputs.
+    """
+    others = [name for name in runs if name != baseline]
+    if baseline not in runs or not others:
+        return pd.DataFrame(columns=["run", "baseline", "metric", "p_value", "p_holm"])
+    rows = []
+    for graded, group in _split_metrics(metrics).items():
+        report = ranx.compare(
+            ranx_qrels(qrels, relevance_level, graded),
+            [ranx_run(runs[baseline], baseline)] + [ranx_run(runs[n], n) for n in others],
+            list(group),
+            stat_test="student",
+            make_comparable=True,
+        )
+        for metric in group:
+            p_values = [
+                float(report.comparisons[baseline, name][metric]["p_value"]) for name in others
+            ]
+            for name, p, adjusted in zip(others, p_values, holm(p_values), strict=True):
+                rows.append(
+                    {
+                        "run": name,
+                        "baseline": baseline,
+                        "metric": metric,
+                        "p_value": p,
+                        "p_holm": adjusted,
+                    }
+                )
+    return pd.DataFrame(rows)

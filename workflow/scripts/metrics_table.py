@@ -1,0 +1,19 @@
+"""Concatenate the per-split metrics and significance tables."""
+
+import pandas as pd
+
+from slimrank.logs import setup
+from slimrank.trec import atomic_output
+
+log = setup(snakemake.log[0])
+for key in ("metrics", "significance"):
+    table = pd.concat(
+        (
+            pd.read_csv(path, sep="\t", dtype={"run": str, "split": str})
+            for path in snakemake.input[key]
+        ),
+        ignore_index=True,
+    )
+    with atomic_output(snakemake.output[key]) as out:
+        table.to_csv(out, sep="\t", index=False, float_format="%.6g")
+    log.info("%s: %d rows", key, len(table))

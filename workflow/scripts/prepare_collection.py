@@ -1,0 +1,15 @@
+"""Write the collection as pid<TAB>text, read through ir_datasets."""
+
+from slimrank.config import register_datasets
+from slimrank.data import load_docs
+from slimrank.logs import setup
+from slimrank.trec import atomic_output
+
+log = setup(snakemake.log[0])
+register_datasets(snakemake.params.local_datasets, snakemake.params.repo)
+count = 0
+with atomic_output(snakemake.output[0]) as out:
+    for doc_id, text in load_docs(snakemake.params.collection):
+        out.write(f"{doc_id}\t{text}\n")
+        count += 1
+log.info("collection %s: %d documents", snakemake.params.collection, count)
