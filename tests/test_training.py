@@ -1,0 +1,202 @@
+"""The training loop: it learns, saves a loadable model, and resumes to bitwise-equal weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from slimrank.models import load_cross_encoder
+from slimrank.pairs import sample_training_groups
+from slimrank.training import (
+    CHECKPOINT_NAME,
+    GroupStream,
+    TrainSettings,
+    _make_scheduler,
+    group_order,
+    train_cross_encoder,
+)
+
+pytestmark = pytest.mark.usefixtures("tiny_single_thread")
+
+
+class Interrupt(Exception):
+    """Raised by a callback to simulate a job killed mid-training."""
+
+
+class StopAt:
+    """Callback that kills training right after optimizer step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, model, step, total_steps):
+        if step == self.step:
+            raise Interrupt(step)
+
+
+def _settings(**overrides) -> TrainSettings:
+    values = {
+        "loss": "lce",
+        "lr": 1e-3,
+        "warmup_ratio": 0.2,
+        "batch_size": 2,
+        "grad_accum_steps": 2,
+        "max_steps": 6,
+        "max_length": 48,
+        "seed": 3,
+        "eval_every": 3,
+        "checkpoint_every": 2,
+        "eval_depth": 8,
+        "eval_batch_size": 16,
+        "log_every": 1,
+        "device": "cpu",
+    }
+    values.update(overrides)
+    return TrainSettings(**values)
+
+
+def _train(model_dir, corpus, settings, root, callbacks=()):
+    groups = sample_training_groups(
+        corpus["qrels"], corpus["run"], negatives_per_positive=3, negative_depth=8, seed=0,
+        log=lambda _: None,
+    )  # fmt: skip
+    return train_cross_encoder(
+        model_dir,
+        groups,
+        corpus["queries"],
+        corpus["collection"],
+        corpus["queries"],
+        corpus["qrels"],
+        corpus["run"],
+        settings,
+        out_dir=root / "model",
+        work_dir=root / "work",
+        callbacks=callbacks,
+        log=lambda _: None,
+    )
+
+
+def _weights(model_dir) -> dict[str, torch.Tensor]:
+    return load_file(model_dir / "model.safetensors")
+
+
+def test_group_stream_resumes_at_any_position():
+    full = GroupStream(10, seed=1).take(35)
+    for epoch in range(3):
+        assert full[epoch * 10 : epoch * 10 + 10] == group_order(10, 1, epoch)
+        assert sorted(group_order(10, 1, epoch)) == list(range(10))
+    assert group_order(10, 1, 0) != group_order(10, 1, 1) != group_order(10, 2, 1)
+    for start in (0, 7, 10, 23):
+        assert GroupStream(10, seed=1, position=start).take(35 - start) == full[start:]
+    chunks = GroupStream(10, seed=1)
+    assert [i for _ in range(7) for i in chunks.take(5)] == full
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="loss"):
+        TrainSettings(loss="mse")
+    with pytest.raises(ValueError, match="select_metric"):
+        TrainSettings(select_metric="map")
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainSettings(batch_size=0)
+    assert TrainSettings(batch_size=4, grad_accum_steps=2, epochs=2).total_steps(9) == 3
+    assert TrainSettings(max_steps=5, epochs=100).total_steps(9) == 5
+
+
+def test_schedule_warms_up_and_decays_without_zero_steps():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = _make_scheduler(optimizer, total_steps=10, warmup_ratio=0.2)
+    lrs = []
+    for _ in range(10):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
+
+
+@pytest.mark.parametrize(("loss", "bf16"), [("bce", False), ("lce", False), ("lce", True)])
+def test_short_training_writes_a_loadable_model(tiny_model_dir, tiny_corpus, tmp_path, loss, bf16):
+    summary = _train(tiny_model_dir, tiny_corpus, _settings(loss=loss, bf16=bf16), tmp_path)
+    assert summary["steps"] == 6 and summary["resumed_from"] is None
+    assert [step for step, _ in summary["history"]] == [3, 6]
+    assert summary["best_step"] in (3, 6)
+    assert summary["best_score"] == max(score for _, score in summary["history"])
+    assert summary["pairs_trained"] == 6 * 2 * 2 * 4 and summary["pairs_per_second"] > 0
+    assert (tmp_path / "work" / CHECKPOINT_NAME).is_file()
+    assert (tmp_path / "work" / "best" / "model.safetensors").is_file()
+
+    model, _ = load_cross_encoder(tmp_path / "model")
+    assert model.config.num_labels == 1 and model.config.num_hidden_layers == 2
+    trained, initial = _weights(tmp_path / "model"), _weights(tiny_model_dir)
+    assert trained.keys() == initial.keys()
+    assert not torch.equal(trained["classifier.weight"], initial["classifier.weight"])
+    assert torch.equal(trained["classifier.weight"], _weights(tmp_path / "work" / "best")[
+        "classifier.weight"])  # fmt: skip
+
+
+def test_interrupted_training_resumes_to_identical_weights(tiny_model_dir, tiny_corpus, tmp_path):
+    # select_after_step=6: the saved model is the final one, so every step counts.
+    settings = _settings(select_after_step=6)
+    whole = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "whole")
+
+    with pytest.raises(Interrupt):  # killed at step 5; the last checkpoint is step 4
+        _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut", callbacks=[StopAt(5)])
+    assert not (tmp_path / "cut" / "model").exists()
+    checkpoint = torch.load(tmp_path / "cut" / "work" / CHECKPOINT_NAME, weights_only=True)
+    assert checkpoint["step"] == 4
+
+    resumed = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut")
+    assert resumed["resumed_from"] == 4
+    for key in ("history", "loss_history", "best_step", "best_score", "steps"):
+        assert resumed[key] == whole[key], key
+    expected, got = _weights(tmp_path / "whole" / "model"), _weights(tmp_path / "cut" / "model")
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    # The comparison is not trivial: training moved the weights away from step 4's.
+    assert not torch.equal(checkpoint["model"]["classifier.weight"], got["classifier.weight"])
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(tiny_model_dir, tiny_corpus, tmp_path):
+    _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2), tmp_path)
+    with pytest.raises(ValueError, match="delete"):
+        _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4), tmp_path)
+    # Settings that do not change the weights may differ.
+    again = _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2, log_every=5), tmp_path)
+    assert again["resumed_from"] == 2
+
+
+def test_callbacks_see_every_step_and_can_hold_a_mask(tiny_model_dir, tiny_corpus, tmp_path):
+    name = "bert.encoder.layer.0.intermediate.dense.weight"
+
+    class HoldMask:
+        """What a pruning callback does: zero some weights and keep them at zero."""
+
+        def __init__(self) -> None:
+            self.calls: list[tuple] = []
+
+        def on_train_begin(self, model):
+            self.calls.append(("begin",))
+            weight = model.get_parameter(name)
+            weight[:10] = 0.0
+            self.mask = weight != 0
+
+        def on_step_end(self, model, step, total_steps):
+            self.calls.append((step, total_steps))
+            model.get_parameter(name).mul_(self.mask)
+
+    callback = HoldMask()
+    _train(tiny_model_dir, tiny_corpus, _settings(max_steps=4), tmp_path, callbacks=[callback])
+    assert callback.calls == [("begin",), (1, 4), (2, 4), (3, 4), (4, 4)]
+    weight = _weights(tmp_path / "model")[name]
+    assert torch.count_nonzero(weight[:10]) == 0 and torch.count_nonzero(weight[10:]) > 0
+
+
+def test_training_reduces_the_loss(tiny_model_dir, tiny_corpus, tmp_path):
+    settings = _settings(
+        max_steps=30, lr=5e-3, warmup_ratio=0.1, batch_size=4, grad_accum_steps=1,
+        eval_every=0, checkpoint_every=0, log_every=10,
+    )  # fmt: skip
+    summary = _train(tiny_model_dir, tiny_corpus, settings, tmp_path)
+    losses = [loss for _, loss in summary["loss_history"]]
+    assert len(losses) == 3 and losses[-1] < 0.75 * losses[0], losses
