@@ -1,0 +1,345 @@
+"""Efficiency of reranker variants: measured speed and memory, theoretical FLOPs.
+
+Parameter counts alone do not say whether a compressed model is *faster*: layer dropping
+removes whole matmuls, while unstructured pruning leaves the dense matmuls the same size
+(zeros are multiplied like any other number) unless a sparse kernel skips them. So the paper
+reports, per variant:
+
+* measured reranking **throughput** (pairs/s, through the same :func:`slimrank.rerank.score_pairs`
+  the workflow reranks with, tokenization included) and **latency** of scoring one query's
+  top-k in one call, each as the median and min/max over repeats after a warm-up;
+* **peak memory** (process peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA);
+* theoretical **FLOPs per pair** (:func:`flops_per_pair`) and the FLOPs a perfect sparse kernel
+  would need (:func:`effective_flops`), to set against the measured numbers;
+* a direct test of sparse kernels on pruned models (:func:`sparse_linear_speed`).
+
+Timings on a shared machine are noisy; the spread is reported so a reader can see it.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedTokenizerBase
+
+from slimrank.params import count_parameters
+from slimrank.quantize import is_quantized
+from slimrank.rerank import score_pairs
+from slimrank.sparse import sparsify_linears
+
+#: Keys of the dict :func:`benchmark_model` returns (all JSON-ready).
+BENCHMARK_KEYS: tuple[str, ...] = (
+    "device",
+    "torch_version",
+    "threads",
+    "dtype",
+    "n_pairs",
+    "batch_size",
+    "max_length",
+    "mean_tokens",
+    "warmup",
+    "repeats",
+    "throughput_pairs_per_s",
+    "throughput_min",
+    "throughput_max",
+    "throughput_runs",
+    "latency_depth",
+    "latency_ms",
+    "latency_ms_min",
+    "latency_ms_max",
+    "latency_runs_ms",
+    "peak_rss_mb_before",
+    "peak_rss_mb",
+    "peak_cuda_mb",
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _model_dtype(model: nn.Module) -> str:
+    """``int8-dynamic`` for a quantized model, else the dtype of its floating parameters."""
+    if is_quantized(model):
+        return "int8-dynamic"
+    for param in model.parameters():
+        if param.is_floating_point():
+            return str(param.dtype).removeprefix("torch.")
+    return "unknown"
+
+
+@contextmanager
+def _torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with ``num_threads`` intra-op threads (``None``: leave as is), then restore."""
+    if num_threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident set size of this process so far, in MiB (``None`` where unavailable).
+
+    ``ru_maxrss`` is a high-water mark: it never decreases, so it is the process's peak, not
+    the benchmark's own allocation. torch's CPU allocator bypasses ``tracemalloc``, and this
+    avoids a psutil dependency. Linux reports KiB, macOS bytes.
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _score_seconds(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    batch_size: int,
+    max_length: int,
+    device: torch.device,
+) -> float:
+    """Wall-clock seconds of one ``score_pairs`` pass (its ``.cpu()`` synchronises CUDA)."""
+    start = time.perf_counter()
+    score_pairs(
+        model, tokenizer, pairs, batch_size=batch_size, max_length=max_length, device=device,
+        progress=False,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def _mean_tokens(
+    tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], max_length: int
+) -> float:
+    """Mean unpadded input length (special tokens included) after truncation to ``max_length``."""
+    encoded = tokenizer(
+        [q for q, _ in pairs],
+        [p for _, p in pairs],
+        truncation="longest_first",
+        max_length=max_length,
+    )
+    return statistics.fmean(len(ids) for ids in encoded["input_ids"])
+
+
+def _check_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    actual = _model_device(model)
+    if device is None:
+        return actual
+    device = torch.device(device)
+    if device.type != actual.type or (device.index is not None and device != actual):
+        raise ValueError(f"model is on {actual}, benchmark asked for {device}: move it first")
+    return actual
+
+
+# ----------------------------------------------------------------------------- measured
+def benchmark_model(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int,
+    max_length: int,
+    device: str | torch.device | None = None,
+    warmup: int = 1,
+    repeats: int = 5,
+    latency_depth: int = 100,
+    num_threads: int | None = None,
+) -> dict:
+    """Measure reranking throughput, top-k latency and peak memory of ``model``.
+
+    * Throughput: ``repeats`` timed passes of :func:`score_pairs` over all ``pairs`` at
+      ``batch_size`` (the workflow's own scoring path: length-sorted batches, tokenization
+      included), after ``warmup`` untimed batches; pairs/s as median (``throughput_pairs_per_s``)
+      and min/max over the passes, plus every pass in ``throughput_runs``.
+    * Latency: scoring the first ``latency_depth`` pairs (one query's top-k) in a single batch,
+      ``repeats`` times after ``warmup`` untimed calls; milliseconds, median and min/max. When
+      fewer pairs are given, all are used and ``latency_depth`` reports how many.
+    * Memory: ``peak_rss_mb`` is the process's peak RSS after the benchmark (a high-water mark
+      of the whole process; ``peak_rss_mb_before`` shows it before, so growth means this
+      benchmark set a new peak); on CUDA ``peak_cuda_mb`` is ``max_memory_allocated`` during
+      the benchmark (``None`` on CPU).
+    * Context: ``device``, ``torch_version``, ``threads`` (``torch.get_num_threads()`` during
+      the run; ``num_threads`` sets it for the call), ``dtype`` (``int8-dynamic`` for a
+      quantized model), ``mean_tokens`` (mean unpadded pair length).
+
+    The model must already be on ``device`` (``None``: wherever it is). Keys are listed in
+    :data:`BENCHMARK_KEYS`; the dict is JSON-ready.
+    """
+    if not pairs:
+        raise ValueError("benchmark_model needs at least one pair")
+    if repeats < 1 or warmup < 0 or latency_depth < 1 or batch_size < 1:
+        raise ValueError("need repeats >= 1, warmup >= 0, latency_depth >= 1, batch_size >= 1")
+    device = _check_device(model, device)
+    depth = min(latency_depth, len(pairs))
+    latency_pairs = pairs[:depth]
+    with _torch_threads(num_threads), torch.inference_mode():
+        threads = torch.get_num_threads()
+        rss_before = _peak_rss_mb()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(warmup):
+            _score_seconds(model, tokenizer, pairs[:batch_size], batch_size, max_length, device)
+        seconds = [
+            _score_seconds(model, tokenizer, pairs, batch_size, max_length, device)
+            for _ in range(repeats)
+        ]
+        for _ in range(warmup):
+            _score_seconds(model, tokenizer, latency_pairs, depth, max_length, device)
+        latency = [
+            1000.0 * _score_seconds(model, tokenizer, latency_pairs, depth, max_length, device)
+            for _ in range(repeats)
+        ]
+        peak_cuda = (
+            torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        )
+    throughput = [len(pairs) / s for s in seconds]
+    return {
+        "device": str(device),
+        "torch_version": torch.__version__,
+        "threads": threads,
+        "dtype": _model_dtype(model),
+        "n_pairs": len(pairs),
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "mean_tokens": _mean_tokens(tokenizer, pairs, max_length),
+        "warmup": warmup,
+        "repeats": repeats,
+        "throughput_pairs_per_s": statistics.median(throughput),
+        "throughput_min": min(throughput),
+        "throughput_max": max(throughput),
+        "throughput_runs": throughput,
+        "latency_depth": depth,
+        "latency_ms": statistics.median(latency),
+        "latency_ms_min": min(latency),
+        "latency_ms_max": max(latency),
+        "latency_runs_ms": latency,
+        "peak_rss_mb_before": rss_before,
+        "peak_rss_mb": _peak_rss_mb(),
+        "peak_cuda_mb": peak_cuda,
+    }
+
+
+def sparse_linear_speed(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int,
+    max_length: int,
+    repeats: int = 3,
+    min_sparsity: float = 0.0,
+    rtol: float = 1e-4,
+    atol: float = 1e-4,
+    num_threads: int | None = None,
+) -> dict:
+    """Throughput of ``model`` with dense kernels against the same model with CSR kernels.
+
+    The encoder Linear layers are swapped for :class:`slimrank.sparse.SparseLinear` (those at
+    least ``min_sparsity`` sparse). Both models first score all ``pairs`` once: the scores must
+    agree within ``|sparse - dense| <= atol + rtol * |dense|`` (only the summation order
+    differs), else ``RuntimeError``, because the speed of a wrong computation means nothing;
+    that pass also serves as warm-up. Then ``repeats`` timed passes alternate dense and sparse,
+    so load from other jobs hits both alike. Reports pairs/s (median, min, max) of both,
+    ``speedup`` = sparse median / dense median (below 1: the sparse kernel is slower),
+    ``max_abs_diff``, the encoder sparsity and the number of swapped layers.
+    """
+    if not pairs or repeats < 1:
+        raise ValueError("need at least one pair and repeats >= 1")
+    device = _model_device(model)
+    sparse_model, swapped = sparsify_linears(model, min_sparsity)
+    options = {"batch_size": batch_size, "max_length": max_length, "progress": False}
+    with _torch_threads(num_threads):
+        threads = torch.get_num_threads()
+        dense_scores = score_pairs(model, tokenizer, pairs, **options)
+        sparse_scores = score_pairs(sparse_model, tokenizer, pairs, **options)
+        diffs = [abs(s - d) for s, d in zip(sparse_scores, dense_scores, strict=True)]
+        bad = [i for i, d in enumerate(diffs) if d > atol + rtol * abs(dense_scores[i])]
+        if bad:
+            raise RuntimeError(
+                f"sparse kernel disagrees with dense on {len(bad)} of {len(pairs)} pairs "
+                f"(max |diff| {max(diffs):.3g}, atol {atol}, rtol {rtol})"
+            )
+        dense_s: list[float] = []
+        sparse_s: list[float] = []
+        for _ in range(repeats):
+            dense_s.append(_score_seconds(model, tokenizer, pairs, batch_size, max_length, device))
+            sparse_s.append(
+                _score_seconds(sparse_model, tokenizer, pairs, batch_size, max_length, device)
+            )
+    dense = [len(pairs) / s for s in dense_s]
+    sparse = [len(pairs) / s for s in sparse_s]
+    return {
+        "device": str(device),
+        "torch_version": torch.__version__,
+        "threads": threads,
+        "n_pairs": len(pairs),
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "repeats": repeats,
+        "encoder_sparsity": count_parameters(model)["encoder_sparsity"],
+        "swapped_layers": len(swapped),
+        "dense_pairs_per_s": statistics.median(dense),
+        "dense_min": min(dense),
+        "dense_max": max(dense),
+        "sparse_pairs_per_s": statistics.median(sparse),
+        "sparse_min": min(sparse),
+        "sparse_max": max(sparse),
+        "speedup": statistics.median(sparse) / statistics.median(dense),
+        "max_abs_diff": max(diffs),
+        "rtol": rtol,
+        "atol": atol,
+    }
+
+
+# ----------------------------------------------------------------------------- theoretical
+def flops_per_pair(config: PretrainedConfig, seq_len: int) -> int:
+    """FLOPs (2 x multiply-accumulates) of one BERT cross-encoder forward pass on one pair.
+
+    With ``h`` = hidden size, ``i`` = intermediate size, ``n`` = layers, ``L`` = ``seq_len``
+    and ``c`` = ``num_labels``, counting matrix products only::
+
+        per layer   2*L*(4*h*h)   Q, K, V and attention-output projections
+                  + 2*L*(2*h*i)   FFN in (h -> i) and out (i -> h)
+                  + 2*L*L*h       attention scores Q K^T, summed over heads (heads * L*L*h/heads)
+                  + 2*L*L*h       context: softmax(scores) V
+        head        2*h*h + 2*h*c pooler (on [CLS] only) and classifier
+        total       n * per layer + head
+
+    Left out, as usual: embeddings (lookups), biases, LayerNorm, softmax, GELU, tanh, all
+    O(L*h) or O(L*L) elementwise work, a few percent at most. Assumes BERT's shapes (attention
+    width = hidden size, a pooler), which holds for BERT and MiniLM. For BERT-base at L = 128
+    this is about 22.3 GFLOPs.
+    """
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+    h = int(config.hidden_size)
+    i = int(config.intermediate_size)
+    n = int(config.num_hidden_layers)
+    c = int(config.num_labels)
+    L = int(seq_len)  # noqa: N806 (the formula's name)
+    per_layer = 2 * L * (4 * h * h) + 2 * L * (2 * h * i) + 2 * (2 * L * L * h)
+    head = 2 * h * h + 2 * h * c
+    return n * per_layer + head
+
+
+def effective_flops(model: nn.Module, seq_len: int) -> int:
+    """FLOPs per pair if every zero encoder Linear weight were skipped (an ideal sparse kernel).
+
+    Each zero in a prunable weight matrix saves one multiply-accumulate per token, i.e.
+    ``2 * seq_len`` FLOPs; attention matmuls, pooler and head are unaffected. For a dense
+    model (no zero weights) this equals :func:`flops_per_pair`. A lower bound on what sparsity
+    can buy: real sparse kernels pay for indexing and irregular memory access.
+    """
+    counts = count_parameters(model)
+    zeros = counts["prunable"] - counts["prunable_nonzero"]
+    return flops_per_pair(model.config, seq_len) - 2 * int(seq_len) * zeros

@@ -1,0 +1,255 @@
+"""Efficiency tooling: int8/bf16 variants, sparse storage and kernels, benchmarks, FLOPs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
+
+from slimrank.efficiency import (
+    BENCHMARK_KEYS,
+    benchmark_model,
+    effective_flops,
+    flops_per_pair,
+    sparse_linear_speed,
+)
+from slimrank.models import load_cross_encoder
+from slimrank.params import count_parameters, prunable_linear_weights
+from slimrank.pruning import magnitude_prune
+from slimrank.quantize import (
+    is_quantized,
+    load_quantized,
+    quantize_dynamic_int8,
+    read_int8_marker,
+    to_bf16,
+    write_int8_marker,
+)
+from slimrank.rerank import score_pairs
+from slimrank.sparse import (
+    SparseLinear,
+    checkpoint_sizes,
+    decode_sparse,
+    dense_size_bytes,
+    encode_sparse,
+    gzip_dense_size_bytes,
+    sparse_size_bytes,
+    sparsify_linears,
+)
+
+pytestmark = pytest.mark.usefixtures("tiny_single_thread")
+
+OPTIONS = {"batch_size": 8, "max_length": 64, "progress": False}
+
+
+@pytest.fixture
+def pairs(tiny_corpus) -> list[tuple[str, str]]:
+    """The 64 (query, passage) pairs of the tiny BM25-like run."""
+    queries, collection = tiny_corpus["queries"], tiny_corpus["collection"]
+    return [(queries[q], collection[d]) for q, docs in tiny_corpus["run"].items() for d in docs]
+
+
+@pytest.fixture
+def spread_model(tiny_model_dir):
+    """The tiny architecture re-initialised with std 0.2 instead of BERT's 0.02.
+
+    At std 0.02 the random 2-layer network maps every pair to nearly the same logit (std
+    1-4e-5, measured), far below the rounding noise of int8 (3-6e-4) and bf16 (1-3e-4), so
+    *any* approximation scrambles its ranking (measured Spearman -0.05 to 0.67) and a rank test
+    would measure nothing. At std 0.2 the logits spread out (std
+    ~0.15) and reduced precision has something to preserve.
+    """
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    config.initializer_range = 0.2
+    torch.manual_seed(0)
+    return AutoModelForSequenceClassification.from_config(config).eval()
+
+
+def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
+    )
+
+
+# ----------------------------------------------------------------------------- int8 and bf16
+def test_int8_model_ranks_like_fp32(spread_model, tiny_model_dir, pairs):
+    _, tokenizer = load_cross_encoder(tiny_model_dir)
+    quantized = quantize_dynamic_int8(spread_model)
+    assert is_quantized(quantized) and not is_quantized(spread_model)
+    assert not any(isinstance(m, nn.Linear) for m in quantized.modules())  # all 14 swapped
+    fp32 = score_pairs(spread_model, tokenizer, pairs, **OPTIONS)
+    int8 = score_pairs(quantized, tokenizer, pairs, **OPTIONS)  # the rerank path accepts it
+    # Per-tensor int8 weights plus per-batch int8 activations: measured Spearman 0.95-0.99
+    # over seeds 0-5 of this model on these pairs (max |diff| 0.3-0.7 of the scores' std);
+    # 0.9 leaves margin without accepting a broken model (an unrelated scoring gives ~0).
+    assert spearmanr(fp32, int8).statistic > 0.9
+    assert max(abs(a - b) for a, b in zip(fp32, int8, strict=True)) > 0  # really quantized
+
+
+def test_load_quantized_from_marker_is_deterministic(tiny_model_dir, pairs, tmp_path):
+    marker = write_int8_marker(tmp_path / "variant" / "int8.json", tiny_model_dir)
+    assert read_int8_marker(marker) == tiny_model_dir.resolve()
+    assert not json.loads(marker.read_text())["source"].startswith("/")  # relative, movable
+    from_marker, tokenizer = load_quantized(marker)
+    from_dir, _ = load_quantized(tiny_model_dir)
+    model, _ = load_cross_encoder(tiny_model_dir)
+    in_memory = quantize_dynamic_int8(model)
+    scores = [score_pairs(m, tokenizer, pairs, **OPTIONS) for m in (from_marker, from_dir)]
+    assert scores[0] == scores[1] == score_pairs(in_memory, tokenizer, pairs, **OPTIONS)
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not an int8 marker"):
+        load_quantized(tmp_path / "other.json")
+
+
+def test_bf16_copy_scores_like_fp32(spread_model, tiny_model_dir, pairs):
+    _, tokenizer = load_cross_encoder(tiny_model_dir)
+    bf16 = to_bf16(spread_model)
+    assert next(bf16.parameters()).dtype == torch.bfloat16
+    assert next(spread_model.parameters()).dtype == torch.float32  # the original is kept
+    fp32 = score_pairs(spread_model, tokenizer, pairs, **OPTIONS)
+    half = score_pairs(bf16, tokenizer, pairs, **OPTIONS)
+    # bf16 keeps 8 significant bits but a per-value exponent, so it loses less than per-tensor
+    # int8: measured Spearman 0.995-0.999 over seeds 0-5 (max |diff| ~0.1 std); bar 0.98.
+    assert spearmanr(fp32, half).statistic > 0.98
+
+
+# ----------------------------------------------------------------------------- sparse storage
+def test_sparse_encoding_round_trips_bitwise_and_is_smaller(tiny_model_dir, tmp_path):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    magnitude_prune(model, 0.8)
+    with torch.no_grad():  # bit patterns a value-based "!= 0" would lose or mangle
+        weight = next(iter(prunable_linear_weights(model).values()))
+        weight[0, 0], weight[0, 1] = -0.0, float("nan")
+    state = model.state_dict()
+    state["extra.bf16"] = torch.arange(-3, 5, dtype=torch.bfloat16).reshape(2, 4)
+    state["extra.int"] = torch.tensor([0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0], dtype=torch.int64)
+    state["extra.empty"] = torch.zeros(0, 3)
+    state["extra.scalar"] = torch.tensor(2.5)
+
+    decoded = decode_sparse(encode_sparse(state))
+    assert list(decoded) == list(state)
+    for name, tensor in state.items():
+        assert _bitwise_equal(decoded[name], tensor), name
+    assert encode_sparse(state) == encode_sparse(state)  # deterministic bytes
+
+    # The prunable matrices alone: 20% of the values + a 1-bit-per-weight mask (1/32 of the
+    # fp32 bytes), then gzip; well under a third of their dense bytes.
+    prunable = {n: w.detach() for n, w in prunable_linear_weights(model).items()}
+    dense_prunable = sum(w.numel() * w.element_size() for w in prunable.values())
+    assert sparse_size_bytes(prunable) < 0.3 * dense_prunable
+
+    model.save_pretrained(tmp_path / "pruned")
+    sizes = checkpoint_sizes(tmp_path / "pruned")
+    assert sizes["dense_bytes"] == dense_size_bytes(tmp_path / "pruned")
+    # The tiny model is 98% embeddings (dense), so the whole-model saving is small but real.
+    assert sizes["sparse_bytes"] < sizes["gzip_dense_bytes"] < sizes["dense_bytes"]
+    whole = model.state_dict()
+    assert sparse_size_bytes(whole) < gzip_dense_size_bytes(whole)
+
+
+# ----------------------------------------------------------------------------- sparse kernels
+@pytest.mark.parametrize("bias", [True, False])
+def test_sparse_linear_equals_dense_linear(bias):
+    torch.manual_seed(0)
+    linear = nn.Linear(48, 24, bias=bias)
+    with torch.no_grad():
+        linear.weight[torch.rand_like(linear.weight) < 0.8] = 0.0
+    sparse = SparseLinear.from_linear(linear)
+    x = torch.randn(3, 7, 48)
+    with torch.inference_mode():
+        expected, got = linear(x), sparse(x)
+    assert got.shape == expected.shape == (3, 7, 24)
+    # Same products, different summation order: fp32 rounding only.
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sparsify_linears_keeps_scores(tiny_model_dir, pairs):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    magnitude_prune(model, 0.8)
+    sparse_model, swapped = sparsify_linears(model)
+    assert len(swapped) == 2 * 6  # 2 layers x (Q, K, V, O, FFN in, FFN out)
+    assert all(isinstance(m, nn.Linear) for m in (model.bert.pooler.dense, model.classifier))
+    assert sum(isinstance(m, SparseLinear) for m in sparse_model.modules()) == 12
+    assert not any(isinstance(m, SparseLinear) for m in model.modules())  # original untouched
+    dense = score_pairs(model, tokenizer, pairs, **OPTIONS)
+    sparse = score_pairs(sparse_model, tokenizer, pairs, **OPTIONS)
+    assert sparse == pytest.approx(dense, abs=1e-6)
+
+
+def test_sparse_linear_speed_reports_both_paths(tiny_model_dir, pairs):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    magnitude_prune(model, 0.8)
+    report = sparse_linear_speed(model, tokenizer, pairs, batch_size=8, max_length=64, repeats=1)
+    assert report["swapped_layers"] == 12
+    assert report["encoder_sparsity"] == pytest.approx(0.8, abs=1e-3)
+    assert report["dense_pairs_per_s"] > 0 and report["sparse_pairs_per_s"] > 0
+    assert report["speedup"] == pytest.approx(
+        report["sparse_pairs_per_s"] / report["dense_pairs_per_s"]
+    )
+    assert report["max_abs_diff"] <= 1e-4
+    json.dumps(report)
+
+
+# ----------------------------------------------------------------------------- benchmark
+def test_benchmark_model_reports_every_key(tiny_model_dir, pairs):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    result = benchmark_model(
+        model, tokenizer, pairs, batch_size=8, max_length=64, warmup=1, repeats=3,
+        latency_depth=10,
+    )  # fmt: skip
+    assert set(result) == set(BENCHMARK_KEYS)
+    json.dumps(result)
+    assert result["device"] == "cpu" and result["torch_version"] == torch.__version__
+    assert result["threads"] == 1 and result["dtype"] == "float32"
+    assert (result["n_pairs"], result["batch_size"], result["latency_depth"]) == (64, 8, 10)
+    assert 5 < result["mean_tokens"] <= 64
+    assert len(result["throughput_runs"]) == len(result["latency_runs_ms"]) == 3
+    assert 0 < result["throughput_min"] <= result["throughput_pairs_per_s"]
+    assert result["throughput_pairs_per_s"] <= result["throughput_max"]
+    assert 0 < result["latency_ms_min"] <= result["latency_ms"] <= result["latency_ms_max"]
+    assert 0 < result["peak_rss_mb_before"] <= result["peak_rss_mb"] < 1e6
+    assert result["peak_cuda_mb"] is None
+
+
+def test_benchmark_model_options(tiny_model_dir, pairs):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    quantized = quantize_dynamic_int8(model)
+    options = {"batch_size": 16, "max_length": 32, "warmup": 0, "repeats": 1}
+    result = benchmark_model(quantized, tokenizer, pairs[:5], latency_depth=100, **options)
+    assert result["dtype"] == "int8-dynamic"
+    assert result["latency_depth"] == 5  # clamped to the pairs given
+    assert benchmark_model(model, tokenizer, pairs[:4], num_threads=2, **options)["threads"] == 2
+    assert torch.get_num_threads() == 1  # restored
+    with pytest.raises(ValueError, match="move it first"):
+        benchmark_model(model, tokenizer, pairs, device="cuda", **options)
+
+
+# ----------------------------------------------------------------------------- FLOPs
+def test_flops_per_pair_bert_base_by_hand():
+    config = BertConfig(num_labels=1)  # the defaults are bert-base-uncased's shapes
+    assert (config.hidden_size, config.intermediate_size, config.num_hidden_layers) == (
+        768, 3072, 12,
+    )  # fmt: skip
+    # Multiply-accumulates per layer at 128 tokens:
+    #   Q, K, V, O       4 * 128 * 768 * 768  =   301,989,888
+    #   FFN in + out     2 * 128 * 768 * 3072 =   603,979,776
+    #   Q K^T            128 * 128 * 768      =    12,582,912
+    #   softmax(.) V     128 * 128 * 768      =    12,582,912
+    #   layer total                           =   931,135,488;  x 12 = 11,173,625,856
+    # pooler 768 * 768 = 589,824, classifier 768 * 1 = 768  ->  11,174,216,448 MACs
+    assert flops_per_pair(config, 128) == 2 * 11_174_216_448 == 22_348_432_896
+
+
+def test_effective_flops_counts_only_nonzero_linear_weights(tiny_model_dir):
+    model, _ = load_cross_encoder(tiny_model_dir)
+    assert effective_flops(model, 40) == flops_per_pair(model.config, 40)  # dense: no saving
+    magnitude_prune(model, 0.8)
+    counts = count_parameters(model)
+    zeros = counts["prunable"] - counts["prunable_nonzero"]
+    assert zeros == round(0.8 * counts["prunable"])
+    assert flops_per_pair(model.config, 40) - effective_flops(model, 40) == 2 * 40 * zeros
