@@ -1,0 +1,411 @@
+"""The paper's figures, each written as ``<stem>.pdf`` (for LaTeX) and ``<stem>.png`` (for review).
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through ``pyplot``: no
+global figure registry, no GUI backend (the Agg canvas renders PNG, the PDF backend PDF), so the
+functions are safe in workers and tests. Every plot takes the workflow's tidy frames (see
+:mod:`slimrank.report`) and simply leaves out what is absent: a build without GMP runs, without
+a sweep or without efficiency measurements still gets every figure.
+
+Colour and marker are fixed per method (layer drop, each pruning schedule) and shared by all
+figures, from the Okabe-Ito palette, which stays distinguishable for colour-blind readers and
+in grey print (markers differ too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from slimrank.report import (
+    BM25,
+    FULL,
+    SCHEDULES,
+    metric_label,
+    normalize_efficiency,
+    normalize_params,
+    parse_run,
+    win_tie_loss,
+)
+
+#: (colour, marker, legend label) per method.
+STYLES: dict[str, tuple[str, str, str]] = {
+    "drop": ("#0072B2", "o", "layer drop"),
+    "oneshot": ("#E69F00", "s", "one-shot pruning"),
+    "gmp": ("#009E73", "^", "gradual magnitude pruning"),
+    "lottery": ("#D55E00", "D", "lottery-ticket rewinding"),
+    "full": ("#000000", "*", "full model"),
+    "other": ("#CC79A7", "v", "other"),
+}
+BM25_COLOUR = "#999999"
+WIN, TIE, LOSS = "#009E73", "#999999", "#D55E00"
+DEFAULT_METRICS = ("ndcg@10", "mrr@10")
+
+
+def method(run: str) -> str:
+    """Style key of a run: ``drop``, a schedule, ``full`` or ``other``."""
+    info = parse_run(run)
+    if info.kind == "prune":
+        return info.schedule if info.schedule in STYLES else "other"
+    return info.kind if info.kind in ("drop", "full") else "other"
+
+
+def save(fig: Figure, out_stem: Path) -> list[Path]:
+    """Write ``out_stem``.pdf and .png; no timestamps, so reruns give identical PDFs."""
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    pdf, png = out_stem.with_suffix(".pdf"), out_stem.with_suffix(".png")
+    fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None})
+    fig.savefig(png, dpi=150, metadata={"Software": None})
+    return [pdf, png]
+
+
+def _values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    """run x metric values of ``split`` (empty frame when the split is absent)."""
+    frame = metrics[metrics["split"] == split]
+    return frame.pivot_table(index="run", columns="metric", values="value", aggfunc="first")
+
+
+def _params_column(params: pd.DataFrame | None, column: str) -> dict[str, float]:
+    """variant -> value of one params column (empty when the frame or column is absent)."""
+    params = normalize_params(params)
+    if params is None or params.empty or column not in params.columns:
+        return {}
+    return dict(zip(params["variant"], params[column].astype(float), strict=True))
+
+
+def _value(values: pd.DataFrame, run: str, metric: str) -> float | None:
+    if run in values.index and metric in values.columns and pd.notna(values.at[run, metric]):
+        return float(values.at[run, metric])
+    return None
+
+
+def _references(ax, values: pd.DataFrame, metric: str) -> None:
+    """Full model and BM25 as horizontal lines: the ceiling and the floor of every curve."""
+    full = _value(values, FULL, metric)
+    if full is not None:
+        ax.axhline(full, color=STYLES["full"][0], linestyle="--", linewidth=1, label="full model")
+    bm25 = _value(values, BM25, metric)
+    if bm25 is not None:
+        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+
+
+def _legend(fig: Figure, axes: Sequence) -> None:
+    """One legend for all panels, outside below them, so it never covers a point."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(
+            list(handles.values()),
+            list(handles.keys()),
+            loc="outside lower center",
+            ncol=min(len(handles), 3),
+            frameon=False,
+            fontsize="small",
+        )
+
+
+def _no_data(ax, text: str = "no data") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+
+
+def _series(ax, points: list[tuple[float, float]], key: str, **kwargs) -> None:
+    colour, marker, label = STYLES[key]
+    points = sorted(points)
+    ax.plot(
+        [x for x, _ in points],
+        [y for _, y in points],
+        color=colour,
+        marker=marker,
+        label=kwargs.pop("label", label),
+        **kwargs,
+    )
+
+
+# ----------------------------------------------------------------------------- effectiveness
+def effectiveness_figure(
+    metrics: pd.DataFrame,
+    params: pd.DataFrame,
+    split: str = "dl19",
+    metrics_list: Sequence[str] = DEFAULT_METRICS,
+) -> Figure:
+    """Effectiveness against non-zero parameters: layer drop vs each matched pruning schedule.
+
+    One panel per metric. Layer-drop models (``drop-L*``) and matched pruned models
+    (``{schedule}-match-L*``) are placed at their measured non-zero count, so points of one
+    size line up vertically; the full model is a star at its size and a dashed line, BM25 a
+    dotted line. int8 and sweep runs belong to other figures.
+    """
+    values = _values(metrics, split)
+    nonzeros = _params_column(params, "nonzero_params")
+    fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics_list, strict=True):
+        groups: dict[str, list[tuple[float, float]]] = {}
+        labels: list[tuple[float, float, str]] = []
+        for run in values.index:
+            info = parse_run(run)
+            y, x = _value(values, run, metric), nonzeros.get(run)
+            if y is None or x is None or info.int8 or info.matched_layers is None:
+                continue
+            groups.setdefault(method(run), []).append((x / 1e6, y))
+            if info.kind == "drop":
+                labels.append((x / 1e6, y, f"{info.matched_layers}L"))
+        for key in ["drop", *SCHEDULES, "other"]:
+            if key in groups:
+                _series(ax, groups[key], key, linewidth=1.2, markersize=5)
+        for x, y, text in labels:
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        full_y, full_x = _value(values, FULL, metric), nonzeros.get(FULL)
+        if full_y is not None and full_x is not None:
+            colour, marker, _ = STYLES["full"]
+            ax.plot([full_x / 1e6], [full_y], marker=marker, color=colour, markersize=9)
+        _references(ax, values, metric)
+        if not groups and full_y is None:
+            _no_data(ax)
+        ax.set_xlabel("non-zero parameters (millions)")
+        ax.set_ylabel(metric_label(metric))
+        ax.set_title(metric_label(metric), fontsize="medium")
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return fig
+
+
+def plot_effectiveness(
+    metrics: pd.DataFrame,
+    params: pd.DataFrame,
+    out_stem: Path,
+    split: str = "dl19",
+    metrics_list: Sequence[str] = DEFAULT_METRICS,
+) -> list[Path]:
+    """Write :func:`effectiveness_figure` as ``out_stem``.pdf/.png; returns the two paths."""
+    return save(effectiveness_figure(metrics, params, split, metrics_list), out_stem)
+
+
+# ----------------------------------------------------------------------------- sparsity sweep
+def sparsity_figure(
+    metrics: pd.DataFrame,
+    params: pd.DataFrame,
+    split: str = "dl19",
+    metrics_list: Sequence[str] = DEFAULT_METRICS,
+) -> Figure:
+    """Effectiveness against encoder sparsity (%), one curve per pruning schedule.
+
+    Every pruned model of a schedule (matched and sweep) sits at its measured encoder sparsity,
+    starting from the full model at 0%. Layer-drop models are drawn as open circles at the
+    sparsity of their matched pruned models (same non-zero count), so the reader sees which
+    sparsity each layer count corresponds to.
+    """
+    values = _values(metrics, split)
+    sparsity = _params_column(params, "encoder_sparsity")
+    target = _params_column(params, "target_sparsity")
+    fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics_list, strict=True):
+        full_y = _value(values, FULL, metric)
+        drawn = False
+        for schedule in [*SCHEDULES, "other"]:
+            points = [
+                (100 * sparsity[run], y)
+                for run in values.index
+                if method(run) == schedule
+                and not parse_run(run).int8
+                and run in sparsity
+                and (y := _value(values, run, metric)) is not None
+            ]
+            if not points:
+                continue
+            if full_y is not None:
+                points.append((0.0, full_y))
+            _series(ax, points, schedule, linewidth=1.2, markersize=5)
+            drawn = True
+        drop_points = []
+        for run in values.index:
+            info = parse_run(run)
+            y = _value(values, run, metric)
+            if info.kind != "drop" or info.int8 or y is None:
+                continue
+            matched = [
+                target[f"{s}-match-L{info.matched_layers}"]
+                for s in SCHEDULES
+                if f"{s}-match-L{info.matched_layers}" in target
+            ]
+            if matched:
+                drop_points.append((100 * matched[0], y, info.matched_layers))
+        if drop_points:
+            colour, marker, label = STYLES["drop"]
+            ax.plot(
+                [x for x, _, _ in drop_points],
+                [y for _, y, _ in drop_points],
+                linestyle="none",
+                marker=marker,
+                markerfacecolor="none",
+                markeredgecolor=colour,
+                markersize=7,
+                label=f"{label} (at matched sparsity)",
+            )
+            for x, y, layers in drop_points:
+                ax.annotate(
+                    f"{layers}L", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
+                )
+            drawn = True
+        _references(ax, values, metric)
+        if not drawn and full_y is None:
+            _no_data(ax)
+        ax.set_xlabel("encoder sparsity (%)")
+        ax.set_ylabel(metric_label(metric))
+        ax.set_title(metric_label(metric), fontsize="medium")
+        ax.set_xlim(-3, 100)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return fig
+
+
+def plot_sparsity_sweep(
+    metrics: pd.DataFrame,
+    params: pd.DataFrame,
+    out_stem: Path,
+    split: str = "dl19",
+    metrics_list: Sequence[str] = DEFAULT_METRICS,
+) -> list[Path]:
+    """Write :func:`sparsity_figure` as ``out_stem``.pdf/.png; returns the two paths."""
+    return save(sparsity_figure(metrics, params, split, metrics_list), out_stem)
+
+
+# ----------------------------------------------------------------------------- speed
+def speed_figure(
+    metrics: pd.DataFrame,
+    efficiency: pd.DataFrame | None,
+    split: str = "dl19",
+    metric: str = "ndcg@10",
+) -> Figure:
+    """Effectiveness against measured throughput relative to the full model.
+
+    Layer dropping buys speed and unstructured sparsity, with dense kernels, does not; this is
+    the figure that shows it. Each variant is one labelled point (int8 versions hollow). Without
+    measurements the figure says so instead of failing, so the paper still builds.
+    """
+    values = _values(metrics, split)
+    efficiency = normalize_efficiency(efficiency)
+    fig = Figure(figsize=(5.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlabel("throughput relative to the full model (×)")
+    ax.set_ylabel(metric_label(metric))
+    ax.grid(alpha=0.3)
+    if efficiency is None or efficiency.empty or "pairs_per_s_ratio" not in efficiency.columns:
+        _no_data(ax, "throughput was not measured in this build")
+        return fig
+    seen: set[str] = set()
+    any_int8 = False
+    for run, ratio in zip(efficiency["variant"], efficiency["pairs_per_s_ratio"], strict=True):
+        y = _value(values, run, metric)
+        if y is None or pd.isna(ratio):
+            continue
+        key = method(run)
+        colour, marker, label = STYLES[key]
+        hollow = parse_run(run).int8
+        any_int8 |= hollow
+        ax.plot(
+            [ratio],
+            [y],
+            linestyle="none",
+            marker=marker,
+            color=colour,
+            markerfacecolor="none" if hollow else colour,
+            markersize=9 if key == "full" else 6,
+        )
+        seen.add(key)
+        ax.annotate(run, (ratio, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
+    # Legend entries are proxies in a fixed order, solid whatever point came first.
+    for key in (k for k in STYLES if k in seen):
+        colour, marker, label = STYLES[key]
+        ax.plot([], [], linestyle="none", marker=marker, color=colour, label=label)
+    ax.margins(x=0.15)  # room for the labels of the outermost points
+    if any_int8:
+        ax.plot([], [], linestyle="none", marker="o", color="0.3", markerfacecolor="none",
+                label="int8 (hollow)")  # fmt: skip
+    if not seen:
+        _no_data(ax)
+    bm25 = _value(values, BM25, metric)
+    if bm25 is not None:
+        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+    ax.axvline(1.0, color="0.6", linewidth=0.8)
+    _legend(fig, [ax])
+    return fig
+
+
+def plot_speed(
+    metrics: pd.DataFrame,
+    efficiency: pd.DataFrame | None,
+    out_stem: Path,
+    split: str = "dl19",
+    metric: str = "ndcg@10",
+) -> list[Path]:
+    """Write :func:`speed_figure` as ``out_stem``.pdf/.png; returns the two paths."""
+    return save(speed_figure(metrics, efficiency, split, metric), out_stem)
+
+
+# ----------------------------------------------------------------------------- per query
+def per_query_figure(
+    scores: Mapping[str, float],
+    baseline: Mapping[str, float],
+    label: str = "best compressed",
+    baseline_label: str = "full",
+    metric: str = "ndcg@10",
+) -> Figure:
+    """Per-query ``scores - baseline`` as bars sorted from largest gain to largest loss.
+
+    The title counts wins, ties and losses (:func:`slimrank.report.win_tie_loss`): a mean can
+    hide that a compressed model loses a few queries badly while tying most.
+    """
+    qids = sorted(set(scores) | set(baseline))
+    diffs = sorted(
+        ((scores.get(q, 0.0) - baseline.get(q, 0.0), q) for q in qids), key=lambda t: (-t[0], t[1])
+    )
+    wins, ties, losses = win_tie_loss(scores, baseline)
+    fig = Figure(figsize=(6.0, 3.2), layout="constrained")
+    ax = fig.subplots()
+    heights = [d for d, _ in diffs]
+    colours = [WIN if d > 1e-9 else LOSS if d < -1e-9 else TIE for d in heights]
+    ax.bar(range(len(heights)), heights, color=colours, width=0.8)
+    tied = [i for i, c in enumerate(colours) if c == TIE]
+    ax.plot(tied, [0.0] * len(tied), linestyle="none", marker="o", markersize=3, color=TIE)
+    ax.axhline(0, color="0.2", linewidth=0.8)
+    ax.set_xlim(-0.8, max(len(heights), 1) - 0.2)
+    ax.set_xticks([])
+    ax.set_xlabel(f"queries ({len(heights)}), sorted by difference")
+    ax.set_ylabel(f"Δ {metric_label(metric)} ({label} − {baseline_label})")
+    ax.set_title(
+        f"{label} vs {baseline_label}: {wins} wins, {ties} ties, {losses} losses",
+        fontsize="medium",
+    )
+    if not heights:
+        _no_data(ax)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(
+        handles=[
+            Line2D([], [], color=c, linewidth=6, label=t)
+            for c, t in ((WIN, "win"), (TIE, "tie"), (LOSS, "loss"))
+        ],
+        loc="upper right",
+        frameon=False,
+        fontsize="small",
+    )
+    return fig
+
+
+def plot_per_query(
+    scores: Mapping[str, float],
+    baseline: Mapping[str, float],
+    out_stem: Path,
+    label: str = "best compressed",
+    baseline_label: str = "full",
+    metric: str = "ndcg@10",
+) -> list[Path]:
+    """Write :func:`per_query_figure` as ``out_stem``.pdf/.png; returns the two paths."""
+    return save(per_query_figure(scores, baseline, label, baseline_label, metric), out_stem)
