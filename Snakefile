@@ -36,7 +36,12 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/compress.smk"
+include: "workflow/rules/rerank.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/efficiency.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:
@@ -45,3 +50,6 @@ rule all:
         expand("results/runs/{split}/bm25.trec", split=SPLITS),
         "results/metrics/metrics.tsv",
         "results/metrics/significance.tsv",
+        "results/params/params.tsv",
+        "results/efficiency/efficiency.tsv",
+        PAPER_FILES,

@@ -110,18 +110,31 @@ def tiny_workflow_config() -> dict:
     config["splits"]["valid"]["sample"] = 4
     config["splits"]["train"]["sample"] = 12
     config["bm25"]["depth"] = 50
+    config["pairs"]["negative_depth"] = 20
+    config["training"].update(
+        batch_size=2, max_steps=3, eval_every=0, checkpoint_every=1, eval_depth=5, log_every=1
+    )
+    config["rerank"].update(depth=5, shards=2)
+    config["efficiency"].update(pairs=8, batch_size=4, repeats=1, latency_depth=4)
+    config["efficiency"]["int8"] = ["drop-L2"]
+    config["efficiency"]["sparse_check"] = ["oneshot-s90"]
+    config["compression"] = {
+        "layers": [2],
+        "matched": {"oneshot": [2], "gmp": [2], "lottery": [2]},
+        "sweep": {"schedules": ["oneshot"], "sparsities": [0.9]},
+        "recovery": {"max_steps": 2},
+        "gmp": {"start": 0.0, "end": 0.5, "frequency": 1},
+    }
     return config
 
 
-def run_snakemake(workdir: Path, config: dict, *args: str):
-    """Run the repository's workflow in ``workdir`` with ``config``; returns the process."""
-    import subprocess
-
+def snakemake_command(workdir: Path, config: dict, *args: str) -> list[str]:
+    """The command that runs the repository's workflow in ``workdir`` with ``config``."""
     import yaml
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -135,4 +148,11 @@ def run_snakemake(workdir: Path, config: dict, *args: str):
         "2",
         *args,
     ]
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str):
+    """Run the repository's workflow in ``workdir`` with ``config``; returns the process."""
+    import subprocess
+
+    command = snakemake_command(workdir, config, *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=1800)

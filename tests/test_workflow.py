@@ -14,6 +14,20 @@ from .conftest import run_snakemake, tiny_workflow_config
 pytestmark = pytest.mark.integration
 
 
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a Snakemake dry run."""
+    jobs, inside = {}, False
+    for line in output.splitlines():
+        fields = line.split()
+        if fields[:2] == ["job", "count"]:
+            inside = True
+        elif inside and len(fields) == 2 and fields[1].isdigit() and fields[0] != "total":
+            jobs[fields[0]] = int(fields[1])
+        elif inside and fields[:1] == ["total"]:
+            break
+    return jobs
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
@@ -91,3 +105,196 @@ def test_overlapping_splits_fail_naming_a_query_and_leave_no_split(tmp_path):
     assert done.returncode != 0
     assert "is in both split train and split valid" in done.stdout + done.stderr
     assert not (tmp_path / "work/results/data/train/queries.tsv").exists()
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def test_every_variant_is_trained_saved_and_reloadable(tiny_run):
+    from slimrank.models import load_cross_encoder
+
+    layers = {"full": 6, "drop-L2": 2, "oneshot-match-L2": 6, "gmp-match-L2": 6}
+    for variant, expected in layers.items():
+        model, _ = load_cross_encoder(tiny_run / f"results/models/{variant}")
+        assert model.config.num_hidden_layers == expected
+        assert len(model.bert.encoder.layer) == expected
+        assert model.classifier.out_features == 1
+        summary = json.loads((tiny_run / f"results/training/{variant}/summary.json").read_text())
+        assert summary["steps"] == (2 if variant.startswith("oneshot") else 3)
+
+
+def test_params_table_matches_pruned_to_layer_drop_counts(tiny_run):
+    table = pd.read_csv(tiny_run / "results/params/params.tsv", sep="\t").set_index("name")
+    drop_total = table.loc["drop-L2", "total"]
+    for variant in ("oneshot-match-L2", "gmp-match-L2", "lottery-match-L2"):
+        row = table.loc[variant]
+        assert row["matched_total"] == drop_total
+        assert abs(row["nonzero"] / drop_total - 1) < 0.005
+        assert abs(row["match_error"]) < 0.005
+        assert row["total"] == table.loc["full", "total"]
+    assert table.loc["oneshot-s90", "encoder_sparsity"] == pytest.approx(0.9, abs=1e-6)
+    assert table.loc["full", "encoder_sparsity"] < 0.001
+
+
+def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
+    variants = ["full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
+                "oneshot-s90"]  # fmt: skip
+    bm25 = read_run(tiny_run / "results/runs/dl19/bm25.trec")
+    for variant in variants:
+        run = read_run(tiny_run / f"results/runs/dl19/{variant}.trec")
+        assert run.keys() == bm25.keys()
+        for qid, docs in run.items():
+            assert docs.keys() == bm25[qid].keys()  # top 5 reranked, the tail in BM25 order
+            order = sorted(docs, key=docs.get, reverse=True)
+            bm25_order = sorted(bm25[qid], key=lambda d: (-bm25[qid][d], d))
+            assert order[5:] == bm25_order[5:]
+            assert set(order[:5]) == set(bm25_order[:5])
+    table = pd.read_csv(tiny_run / "results/metrics/metrics.tsv", sep="\t")
+    dl19 = set(table[table.split == "dl19"].run)
+    assert set(variants) | {"bm25", "bm25-fullcollection", "full+bm25-fullcollection"} == dl19
+    significance = pd.read_csv(tiny_run / "results/metrics/significance.tsv", sep="\t")
+    assert set(significance.baseline) == {"bm25", "full"}
+    assert set(significance[significance.baseline == "full"].run) >= set(variants) - {"full"}
+
+
+def test_reranking_twice_gives_identical_files(tiny_run):
+    path = tiny_run / "results/runs/dl19/full.trec"
+    before = path.read_bytes()
+    again = run_snakemake(
+        tiny_run, tiny_workflow_config(), "--force", str(path.relative_to(tiny_run))
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert path.read_bytes() == before
+
+
+def test_killed_training_resumes_to_the_same_model(tmp_path):
+    """SIGKILL the workflow mid-training and rerun it: it ends with the uninterrupted weights."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from safetensors.torch import load_file
+
+    from .conftest import snakemake_command
+
+    config = tiny_workflow_config()
+    config["training"].update(max_steps=40, checkpoint_every=2)
+    work = tmp_path / "work"
+    command = snakemake_command(work, config, "results/models/full")
+    checkpoint = work / "results/training/full/work/checkpoint.pt"
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 600
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the workflow and its training job, at once
+    process.wait()
+    assert checkpoint.exists(), "training never wrote a checkpoint"
+    assert not (work / "results/models/full").exists(), "training ended before the kill"
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = (work / "logs/train/full.log").read_text()
+    assert "resum" in log.lower()
+    interrupted = load_file(work / "results/models/full/model.safetensors")
+
+    # The same job from scratch, never interrupted.
+    import shutil
+
+    shutil.rmtree(work / "results/training/full/work")
+    fresh = run_snakemake(work, config, "--force", "results/models/full")
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    uninterrupted = load_file(work / "results/models/full/model.safetensors")
+    assert interrupted.keys() == uninterrupted.keys()
+    for name, tensor in uninterrupted.items():
+        assert (interrupted[name] == tensor).all(), name
+
+
+def test_sharded_reranking_merges_into_the_unsharded_run(tiny_run, tmp_path):
+    """The tiny config scores dl19 in 2 shards; scoring it whole gives the same bytes."""
+    import torch
+
+    from slimrank.models import load_cross_encoder
+    from slimrank.rerank import append_first_stage_tail, rerank_run
+    from slimrank.trec import write_run
+
+    config = tiny_workflow_config()
+    assert config["rerank"]["shards"] == 2
+    torch.set_num_threads(2)  # as the workflow's job
+    model, tokenizer = load_cross_encoder(tiny_run / "results/models/full")
+    candidates = read_run(tiny_run / "results/runs/dl19/bm25.trec")
+    reranked = rerank_run(
+        model,
+        tokenizer,
+        candidates,
+        read_tsv_pairs(tiny_run / "results/data/dl19/queries.tsv"),
+        read_tsv_pairs(tiny_run / "results/data/collection.tsv"),
+        depth=config["rerank"]["depth"],
+        batch_size=config["rerank"]["batch_size"],
+        max_length=config["model"]["max_length"],
+        progress=False,
+    )
+    write_run(append_first_stage_tail(reranked, candidates), tmp_path / "whole.trec", tag="full")
+    merged = tiny_run / "results/runs/dl19/full.trec"
+    assert merged.read_bytes() == (tmp_path / "whole.trec").read_bytes()
+
+
+def test_efficiency_table_and_paper_files(tiny_run):
+    table = pd.read_csv(tiny_run / "results/efficiency/efficiency.tsv", sep="\t").set_index("model")
+    assert set(table.index) == {
+        "full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
+        "oneshot-s90", "drop-L2-int8",
+    }  # fmt: skip
+    assert (table["throughput_pairs_per_s"] > 0).all()
+    assert table.loc["drop-L2", "flops_per_pair"] < table.loc["full", "flops_per_pair"]
+    assert table.loc["oneshot-s90", "sparse_bytes"] < table.loc["oneshot-s90", "dense_bytes"]
+    assert table.loc["oneshot-s90", "csr_speedup"] > 0
+    assert bool(table.loc["drop-L2-int8", "int8"])
+    for name in ("main_table.tex", "main_table.md", "numbers.tex"):
+        assert (tiny_run / "results/paper" / name).stat().st_size > 0
+    for figure in ("effectiveness", "sparsity_sweep", "speed", "per_query"):
+        for ext in ("pdf", "png"):
+            assert (tiny_run / f"results/paper/{figure}.{ext}").stat().st_size > 1000
+
+
+def test_numbers_macros_match_the_metrics_table(tiny_run):
+    from slimrank.report import macro_name, parse_macros
+
+    macros = parse_macros((tiny_run / "results/paper/numbers.tex").read_text())
+    table = pd.read_csv(tiny_run / "results/metrics/metrics.tsv", sep="\t")
+    for row in table[table.split == "dl19"].itertuples():
+        assert macros[macro_name("dl19", row.run, row.metric)] == f"{row.value:.3f}"
+
+
+def test_changing_a_figure_script_reruns_only_figure_jobs(tiny_run):
+    import shutil
+
+    from .conftest import REPO
+
+    # A copy of the workflow whose speed-figure script differs by a comment.
+    copy = tiny_run.parent / "workflow-copy"
+    if not copy.exists():
+        shutil.copytree(REPO / "workflow", copy / "workflow")
+        shutil.copy(REPO / "Snakefile", copy / "Snakefile")
+        shutil.copytree(REPO / "profiles", copy / "profiles")
+        shutil.copytree(REPO / "src", copy / "src")
+    script = copy / "workflow/scripts/figure_speed.py"
+    script.write_text(script.read_text() + "\n# a changed plotting script\n")
+    import subprocess
+    import sys
+
+    import yaml
+
+    (tiny_run / "config.yaml").write_text(yaml.safe_dump(tiny_workflow_config(), sort_keys=False))
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(copy / "Snakefile"),
+         "--directory", str(tiny_run), "--configfile", str(tiny_run / "config.yaml"),
+         "--cores", "1", "--dry-run", "--quiet", "rules", "all"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = planned_jobs(done.stdout + done.stderr)
+    assert jobs.get("figure") == 1, done.stdout + done.stderr
+    assert set(jobs) <= {"figure", "all"}, done.stdout + done.stderr

@@ -69,8 +69,9 @@ def check_config(config: Mapping) -> None:
             raise ConfigError(f"reference_runs.{name}: the name 'bm25' is the workflow's own run")
 
 
-def register_datasets(local: Mapping, root: str | Path) -> None:
-    """Register every local dataset of the config with ir_datasets."""
+def register_datasets(local: Mapping, root: str | Path = ".") -> None:
+    """Register every local dataset of the config with ir_datasets (folders relative to
+    ``root``; the workflow passes them resolved)."""
     from slimrank.data import register_local_dataset
 
     for name, entry in local.items():

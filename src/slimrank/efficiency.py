@@ -343,3 +343,51 @@ def effective_flops(model: nn.Module, seq_len: int) -> int:
     counts = count_parameters(model)
     zeros = counts["prunable"] - counts["prunable_nonzero"]
     return flops_per_pair(model.config, seq_len) - 2 * int(seq_len) * zeros
+
+
+def compare_throughput(
+    model: nn.Module,
+    reference: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int,
+    max_length: int,
+    repeats: int = 3,
+    latency_depth: int = 100,
+    num_threads: int | None = None,
+) -> dict:
+    """Benchmark ``model`` and ``reference`` (the full model) in alternation, in one process.
+
+    Absolute times on a shared machine drift; alternating single repeats of the two models
+    exposes both to the same load, so the ratio of their medians is what can be quoted.
+    Returns the model's :func:`benchmark_model` record plus ``reference_pairs_per_s``,
+    ``pairs_per_s_ratio`` and ``latency_ratio`` (model over reference).
+    """
+    kwargs = dict(batch_size=batch_size, max_length=max_length, warmup=1, repeats=1)
+    kwargs.update(latency_depth=latency_depth, num_threads=num_threads)
+    mine, theirs = [], []
+    for _ in range(repeats):
+        theirs.append(benchmark_model(reference, tokenizer, pairs, **kwargs))
+        mine.append(benchmark_model(model, tokenizer, pairs, **kwargs))
+    record = dict(mine[-1])
+    throughput = [r["throughput_pairs_per_s"] for r in mine]
+    latency = [r["latency_ms"] for r in mine]
+    ref_throughput = statistics.median(r["throughput_pairs_per_s"] for r in theirs)
+    ref_latency = statistics.median(r["latency_ms"] for r in theirs)
+    record.update(
+        repeats=repeats,
+        throughput_pairs_per_s=statistics.median(throughput),
+        throughput_min=min(throughput),
+        throughput_max=max(throughput),
+        throughput_runs=throughput,
+        latency_ms=statistics.median(latency),
+        latency_ms_min=min(latency),
+        latency_ms_max=max(latency),
+        latency_runs_ms=latency,
+        reference_pairs_per_s=ref_throughput,
+        reference_latency_ms=ref_latency,
+        pairs_per_s_ratio=statistics.median(throughput) / ref_throughput,
+        latency_ratio=statistics.median(latency) / ref_latency,
+    )
+    return record

@@ -127,3 +127,15 @@ def paired_tests(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def per_query_scores(qrels: Qrels, run: Run, metric: str, relevance_level: int) -> dict[str, float]:
+    """``metric`` of each query of ``qrels`` (a query the run misses scores 0)."""
+    scores = ranx.evaluate(
+        ranx_qrels(qrels, relevance_level, is_graded(metric)),
+        ranx_run(run, "run"),
+        metric,
+        return_mean=False,
+        make_comparable=True,
+    )
+    return {qid: float(score) for qid, score in zip(sorted(qrels), scores, strict=True)}

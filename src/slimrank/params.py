@@ -218,3 +218,25 @@ def mask_statistics(model: nn.Module) -> dict:
         ],
         "matrices": matrices,
     }
+
+
+def params_table(records: list[dict]):
+    """Tidy table of the variants' parameter records (one row each).
+
+    ``match_error`` is a matched pruned model's relative deviation of its non-zero count from
+    the total parameter count of the layer-drop model it matches (the study requires < 0.5%).
+    """
+    import pandas as pd
+
+    columns = [
+        "name", "family", "schedule", "layers", "match_layers", "target_sparsity", "total",
+        "nonzero", "prunable", "prunable_nonzero", "encoder_sparsity", "size_bytes",
+        "matched_total",
+    ]  # fmt: skip
+    table = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
+    matched = table["matched_total"].notna()
+    table["match_error"] = None
+    table.loc[matched, "match_error"] = (
+        table.loc[matched, "nonzero"] / table.loc[matched, "matched_total"] - 1
+    )
+    return table

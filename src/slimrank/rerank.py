@@ -79,32 +79,69 @@ def rerank_run(
     """Rescore each query's ``depth`` best first-stage documents; return only those.
 
     Candidates are taken by first-stage rank (score descending, ties by docid, as
-    :func:`slimrank.trec.ranked`). All pairs of all queries are scored together so the length
-    batching works across queries. A query or passage id without text raises ``KeyError``
-    naming it: a silently dropped candidate would bias every metric.
+    :func:`slimrank.trec.ranked`). Each query's pairs are batched on their own (sorted by
+    length): a query's scores then never depend on which other queries are scored with it,
+    so a run scored in shards merges into exactly the run scored whole. A query or passage id
+    without text raises ``KeyError`` naming it: a silently dropped candidate would bias every
+    metric.
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
-    keys: list[tuple[str, str]] = []
-    pairs: list[tuple[str, str]] = []
-    for qid in sorted(run):
+    for qid in run:
         if qid not in queries:
             raise KeyError(f"query {qid!r} of the run has no text")
         for docid, _ in ranked(run[qid])[:depth]:
             if docid not in collection:
                 raise KeyError(f"document {docid!r} (query {qid!r}) is not in the collection")
-            keys.append((qid, docid))
-            pairs.append((queries[qid], collection[docid]))
-    scores = score_pairs(
-        model,
-        tokenizer,
-        pairs,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
-        progress=progress,
-    )
     out: Run = {}
-    for (qid, docid), score in zip(keys, scores, strict=True):
-        out.setdefault(qid, {})[docid] = score
+    for qid in tqdm(sorted(run), desc="reranking", unit="query", disable=not progress):
+        docids = [docid for docid, _ in ranked(run[qid])[:depth]]
+        scores = score_pairs(
+            model,
+            tokenizer,
+            [(queries[qid], collection[docid]) for docid in docids],
+            batch_size=batch_size,
+            max_length=max_length,
+            device=device,
+            progress=False,
+        )
+        out[qid] = dict(zip(docids, scores, strict=True))
+    return out
+
+
+def shard_of(run: Mapping[str, Mapping[str, float]], shard: int, shards: int) -> Run:
+    """Queries ``shard``, ``shard + shards``, ... of the run in sorted qid order (0-based)."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    qids = sorted(run)[shard::shards]
+    return {qid: dict(run[qid]) for qid in qids}
+
+
+def merge_shards(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> Run:
+    """Union of shard runs; a query in two shards is an error."""
+    merged: Run = {}
+    for part in parts:
+        for qid, docs in part.items():
+            if qid in merged:
+                raise ValueError(f"query {qid} is in two shards")
+            merged[qid] = dict(docs)
+    return merged
+
+
+def append_first_stage_tail(reranked: Run, first_stage: Mapping[str, Mapping[str, float]]) -> Run:
+    """Put each query's first-stage documents that were not reranked below the reranked ones.
+
+    Reranking the top ``depth`` of a deeper BM25 ranking leaves the rest in BM25 order, so
+    Recall@1000 of a reranked run is that of BM25 (as monoBERT reports it) rather than being
+    cut at ``depth``. Tail scores are ``min(reranked) - rank``: strictly below every reranked
+    score and in first-stage order.
+    """
+    out: Run = {}
+    for qid, docs in first_stage.items():
+        head = dict(reranked.get(qid, {}))
+        floor = min(head.values(), default=0.0)
+        tail = [docid for docid, _ in ranked(docs) if docid not in head]
+        for rank, docid in enumerate(tail, start=1):
+            head[docid] = floor - rank
+        out[qid] = head
     return out

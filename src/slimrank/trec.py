@@ -45,8 +45,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
         raise
 
 
-def read_run(path: str | os.PathLike) -> Run:
-    """Read a six-column TREC run ``qid Q0 docid rank score tag``."""
+def read_run(path: str | os.PathLike, allow_empty: bool = False) -> Run:
+    """Read a six-column TREC run ``qid Q0 docid rank score tag``.
+
+    An empty file is an error unless ``allow_empty`` (a shard may hold no query)."""
     path = Path(path)
     run: Run = {}
     with _open_text(path) as handle:
@@ -71,7 +73,7 @@ def read_run(path: str | os.PathLike) -> Run:
             if docid in docs:
                 raise TrecFormatError(f"{path}:{lineno}: document {docid} repeated for query {qid}")
             docs[docid] = value
-    if not run:
+    if not run and not allow_empty:
         raise TrecFormatError(f"{path}: the run is empty")
     return run
 

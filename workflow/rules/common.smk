@@ -7,6 +7,7 @@ from slimrank.config import (
     splits_with_role,
 )
 from slimrank.data import DataError
+from slimrank.variants import check_variants, variant_table
 
 
 def _fail(message):
@@ -15,12 +16,20 @@ def _fail(message):
 
 try:
     check_config(config)
+    check_variants(config)
     LOCAL_DATASETS = local_datasets(config, REPO)
     # A missing data folder or file stops the workflow before any job runs.
     for _dataset in LOCAL_DATASETS.values():
         _dataset.check_files()
-except (ConfigError, DataError) as error:
+except (ConfigError, DataError, ValueError) as error:
     _fail(f"configuration error: {error}")
+
+# The local dataset entries with their folders resolved, as the data jobs receive them: a
+# job's parameters then do not depend on where the checkout lives.
+LOCAL_DATASET_ENTRIES = {
+    name: {**entry, "dir": str(LOCAL_DATASETS[name].dir)}
+    for name, entry in config["local_datasets"].items()
+}
 
 if config.get("ir_datasets_home"):
     os.environ.update(IR_DATASETS_HOME=str(REPO / config["ir_datasets_home"]))
@@ -29,11 +38,25 @@ SPLITS = list(config["splits"])
 TRAIN_SPLIT = splits_with_role(config, "train")[0]
 VALID_SPLIT = splits_with_role(config, "valid")[0]
 EVAL_SPLITS = [s for s in SPLITS if config["splits"][s]["role"] in ("test", "valid")]
+TEST_SPLITS = [s for s in SPLITS if config["splits"][s]["role"] == "test"]
 REFERENCE_RUNS = config["reference_runs"]
+RERANKED_REFERENCES = [name for name, ref in REFERENCE_RUNS.items() if ref["rerank"]]
+VARIANTS = {v.name: v for v in variant_table(config)}
+INT8 = [f"{name}-int8" for name in config["efficiency"]["int8"]]
+# Every model that reranks: the trained variants and their int8 quantized copies.
+MODELS = [*VARIANTS, *INT8]
+PAPER_SPLIT = config["paper"]["split"] or TEST_SPLITS[0]
+_clash = sorted(set(MODELS) & set(REFERENCE_RUNS))
+if _clash:
+    _fail(
+        f"configuration error: reference_runs {_clash} share a name with model variants"
+    )
 
 
 wildcard_constraints:
     split="|".join(map(re.escape, SPLITS)),
+    variant="|".join(map(re.escape, VARIANTS)),
+    model="|".join(map(re.escape, MODELS)),
 
 
 def earlier_splits(split):
@@ -50,9 +73,50 @@ def reference_run_file(name):
 
 
 def runs_of_split(split):
-    """Every run evaluated on ``split``, by name: BM25 and the reference runs."""
+    """Every run evaluated on ``split``, by name: BM25, the reference runs and, on test
+    splits, every model variant's reranking (and the full model's on reranked references).
+    """
     runs = {"bm25": f"results/runs/{split}/bm25.trec"}
     for name, entry in REFERENCE_RUNS.items():
         if entry["split"] == split:
             runs[name] = f"results/runs/{split}/{name}.trec"
+            if entry["rerank"]:
+                runs[f"full+{name}"] = f"results/runs/{split}/full+{name}.trec"
+    if split in TEST_SPLITS:
+        for model in MODELS:
+            runs[model] = f"results/runs/{split}/{model}.trec"
     return runs
+
+
+def model_dir(wildcards):
+    """Weights of a model: an int8 model is quantized on loading from its fp32 variant."""
+    return f"results/models/{wildcards.model.removesuffix('-int8')}"
+
+
+def training_inputs(wildcards):
+    """A variant's initial model; the full model starts from the base encoder itself."""
+    if wildcards.variant == "full":
+        return {}
+    return {
+        "init": f"results/init/{wildcards.variant}",
+        "init_info": f"results/init/{wildcards.variant}.json",
+    }
+
+
+def training_settings(wildcards):
+    """Training settings of a variant: `training`, with `compression.recovery` on top for
+    the recovery fine-tuning of one-shot pruned models."""
+    settings = dict(config["training"])
+    if VARIANTS[wildcards.variant].schedule == "oneshot":
+        settings.update(config["compression"]["recovery"])
+    if settings.get("seed") is None:
+        settings["seed"] = config["seed"]
+    settings["max_length"] = config["model"]["max_length"]
+    return settings
+
+
+def rerank_candidates(wildcards):
+    """BM25 candidates, or the reference run named after '+' in the output name."""
+    if wildcards.on:
+        return f"results/runs/{wildcards.split}/{wildcards.on[1:]}.trec"
+    return f"results/runs/{wildcards.split}/bm25.trec"

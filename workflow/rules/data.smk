@@ -12,8 +12,7 @@ rule collection:
         mem_mb=4000,
     params:
         collection=config["collection"],
-        local_datasets=config["local_datasets"],
-        repo=str(REPO),
+        local_datasets=LOCAL_DATASET_ENTRIES,
     script:
         "../scripts/prepare_collection.py"
 
@@ -35,8 +34,7 @@ rule split:
     params:
         settings=lambda wc: config["splits"][wc.split],
         earlier=lambda wc: earlier_splits(wc.split),
-        local_datasets=config["local_datasets"],
-        repo=str(REPO),
+        local_datasets=LOCAL_DATASET_ENTRIES,
         seed=config["seed"],
     script:
         "../scripts/prepare_split.py"

@@ -1,5 +1,5 @@
 # Evaluation with ranx: metrics of every run on every test and valid split, and paired
-# t-tests against BM25 with Holm's correction.
+# t-tests against BM25 and the full model with Holm's correction.
 
 
 rule evaluate_split:
@@ -17,7 +17,7 @@ rule evaluate_split:
         runs=lambda wc: runs_of_split(wc.split),
         metrics=config["evaluation"]["metrics"],
         relevance_level=lambda wc: config["splits"][wc.split]["relevance_level"],
-        baselines=["bm25"],
+        baselines=["bm25", "full"],
     script:
         "../scripts/evaluate_split.py"
 

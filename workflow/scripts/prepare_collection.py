@@ -6,7 +6,7 @@ from slimrank.logs import setup
 from slimrank.trec import atomic_output
 
 log = setup(snakemake.log[0])
-register_datasets(snakemake.params.local_datasets, snakemake.params.repo)
+register_datasets(snakemake.params.local_datasets)
 count = 0
 with atomic_output(snakemake.output[0]) as out:
     for doc_id, text in load_docs(snakemake.params.collection):

@@ -10,7 +10,7 @@ from slimrank.trec import atomic_output, read_ids, write_qrels, write_tsv_pairs
 log = setup(snakemake.log[0])
 name = snakemake.wildcards.split
 settings = snakemake.params.settings
-register_datasets(snakemake.params.local_datasets, snakemake.params.repo)
+register_datasets(snakemake.params.local_datasets)
 
 sources = []
 for i, source in enumerate(settings["sources"]):

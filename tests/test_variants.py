@@ -1,0 +1,159 @@
+"""The variant table and the initial models of each compression family (tiny models)."""
+
+import pytest
+import torch
+import yaml
+
+from slimrank.models import load_cross_encoder
+from slimrank.params import count_parameters, params_table, prunable_linear_weights
+from slimrank.pruning import GradualMagnitudePruning
+from slimrank.rerank import append_first_stage_tail
+from slimrank.variant_models import HoldZeros, initial_model, training_callbacks
+from slimrank.variants import Variant, check_variants, variant_table
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("tiny_single_thread")
+
+
+def test_default_config_variant_table():
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    names = [v.name for v in variant_table(config)]
+    assert names == [
+        "full",
+        "drop-L2",
+        "drop-L3",
+        "drop-L4",
+        "oneshot-match-L2",
+        "oneshot-match-L3",
+        "oneshot-match-L4",
+        "gmp-match-L3",
+        "lottery-match-L3",
+        "oneshot-s80",
+        "oneshot-s90",
+        "oneshot-s95",
+    ]
+    by_name = {v.name: v for v in variant_table(config)}
+    assert by_name["oneshot-s95"].sparsity == 0.95
+    assert by_name["gmp-match-L3"].match_layers == 3
+    assert by_name["lottery-match-L3"].starts_from_full
+    assert not by_name["gmp-match-L3"].starts_from_full
+
+
+def test_paper_config_declares_the_seed_study():
+    config = yaml.safe_load((REPO / "config/msmarco.yaml").read_text())
+    names = {v.name for v in variant_table(config)}
+    for layers in (3, 6, 9):
+        assert f"drop-L{layers}" in names
+        for schedule in ("oneshot", "gmp", "lottery"):
+            assert f"{schedule}-match-L{layers}" in names
+    assert {"oneshot-s80", "oneshot-s90", "oneshot-s95"} <= names
+
+
+def test_matched_variant_needs_its_layer_drop_partner():
+    config = {"compression": {"layers": [3], "matched": {"oneshot": [3, 6]}}}
+    with pytest.raises(ValueError, match=r"compression.matched.oneshot: \[6\]"):
+        check_variants(config)
+
+
+def variant(name, **fields):
+    base = dict(family="prune", schedule="oneshot", layers=None, match_layers=None, sparsity=None)
+    base.update(fields)
+    return Variant(name=name, seed=3, **base)
+
+
+def test_drop_variant_keeps_the_bottom_layers(tiny_model_dir, tmp_path):
+    model, tokenizer, info = initial_model(
+        variant("drop-L1", family="drop", schedule="finetune", layers=1), str(tiny_model_dir), None
+    )
+    assert model.config.num_hidden_layers == 1 and info["kept_layers"] == [0]
+    original, _ = load_cross_encoder(tiny_model_dir)
+    kept = model.bert.encoder.layer[0].attention.self.query.weight
+    assert torch.equal(kept, original.bert.encoder.layer[0].attention.self.query.weight)
+    model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    reloaded, _ = load_cross_encoder(tmp_path / "m")
+    assert len(reloaded.bert.encoder.layer) == 1
+
+
+def test_oneshot_matched_variant_has_the_drop_models_parameter_count(tiny_model_dir):
+    model, _, info = initial_model(
+        variant("oneshot-match-L1", match_layers=1), str(tiny_model_dir), str(tiny_model_dir)
+    )
+    dropped, _, _ = initial_model(
+        variant("drop-L1", family="drop", schedule="finetune", layers=1), str(tiny_model_dir), None
+    )
+    counts = count_parameters(model)
+    assert info["matched_total"] == count_parameters(dropped)["total"]
+    # Structural non-zeros: pruned weights are the only zeros that matter here.
+    pruned = counts["prunable"] - counts["prunable_nonzero"]
+    assert counts["total"] - pruned == info["matched_total"]
+    assert counts["encoder_sparsity"] == pytest.approx(info["target_sparsity"], abs=1e-4)
+
+
+def test_lottery_variant_rewinds_survivors_to_pretrained(tiny_model_dir):
+    model, _, info = initial_model(
+        variant("lottery-s50", schedule="lottery", sparsity=0.5),
+        str(tiny_model_dir),
+        str(tiny_model_dir),
+    )
+    assert info["target_sparsity"] == 0.5
+    pretrained, _ = load_cross_encoder(tiny_model_dir)
+    reference = prunable_linear_weights(pretrained)
+    for name, weight in prunable_linear_weights(model).items():
+        kept = weight != 0
+        assert torch.equal(weight[kept], reference[name][kept])
+    assert count_parameters(model)["encoder_sparsity"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_gmp_variant_starts_dense_and_prunes_during_training(tiny_model_dir):
+    model, _, info = initial_model(
+        variant("gmp-s50", schedule="gmp", sparsity=0.5), str(tiny_model_dir), None
+    )
+    assert count_parameters(model)["encoder_sparsity"] < 0.01
+    callbacks, select_after = training_callbacks(
+        Variant("gmp-s50", "prune", "gmp", None, None, 0.5, 3),
+        info,
+        total_steps=100,
+        gmp={"start": 0.1, "end": 0.6, "frequency": 10},
+    )
+    (gmp,) = callbacks
+    assert isinstance(gmp, GradualMagnitudePruning)
+    assert (gmp.start_step, gmp.end_step, select_after) == (10, 60, 60)
+    assert gmp.final_sparsity == 0.5
+
+
+def test_pruned_variants_hold_the_zeros_of_their_initial_model(tiny_model_dir):
+    model, _, info = initial_model(
+        variant("oneshot-s50", sparsity=0.5), str(tiny_model_dir), str(tiny_model_dir)
+    )
+    (hold,), select_after = training_callbacks(
+        Variant("oneshot-s50", "prune", "oneshot", None, None, 0.5, 3), info, 10, {}
+    )
+    assert isinstance(hold, HoldZeros) and select_after == 0
+    hold.on_train_begin(model)
+    with torch.no_grad():
+        for weight in prunable_linear_weights(model).values():
+            weight.add_(1.0)  # an optimizer step that moves every weight
+    hold.on_step_end(model, 1, 10)
+    assert count_parameters(model)["encoder_sparsity"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_params_table_reports_match_error():
+    records = [
+        {"name": "drop-L3", "family": "drop", "total": 1000, "nonzero": 1000},
+        {"name": "oneshot-match-L3", "family": "prune", "total": 2000, "nonzero": 1004,
+         "matched_total": 1000},
+    ]  # fmt: skip
+    table = params_table(records).set_index("name")
+    assert table.loc["oneshot-match-L3", "match_error"] == pytest.approx(0.004)
+    assert table.loc["drop-L3", "match_error"] is None
+
+
+def test_reranked_run_keeps_the_first_stage_tail():
+    first = {"q": {"a": 9.0, "b": 8.0, "c": 7.0, "d": 6.0}}
+    reranked = {"q": {"b": 0.9, "a": 0.1}}
+    run = append_first_stage_tail(reranked, first)
+    order = sorted(run["q"], key=run["q"].get, reverse=True)
+    assert order == ["b", "a", "c", "d"]
+    assert run["q"]["b"] == 0.9 and run["q"]["a"] == 0.1

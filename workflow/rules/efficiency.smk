@@ -1,0 +1,47 @@
+# Efficiency: speed, memory, size and FLOPs of every model, each timed in alternation with the
+# full model in the same job, so the throughput ratio is measured under the same load.
+
+
+rule benchmark_model:
+    input:
+        model=model_dir,
+        full="results/models/full",
+        candidates=f"results/runs/{PAPER_SPLIT}/bm25.trec",
+        queries=f"results/data/{PAPER_SPLIT}/queries.tsv",
+        collection="results/data/collection.tsv",
+    output:
+        "results/efficiency/{model}.json",
+    log:
+        "logs/efficiency/{model}.log",
+    conda:
+        "../../envs/model.yaml"
+    threads: workflow.cores
+    resources:
+        heavy=1,
+        gpu=config["gpus_per_job"],
+        mem_mb=8000,
+    params:
+        settings=config["efficiency"],
+        max_length=config["model"]["max_length"],
+        device=config["training"]["device"],
+        int8=lambda wc: wc.model.endswith("-int8"),
+        sparse_check=lambda wc: wc.model in config["efficiency"]["sparse_check"],
+    script:
+        "../scripts/benchmark_model.py"
+
+
+rule efficiency_table:
+    input:
+        expand("results/efficiency/{model}.json", model=MODELS),
+    output:
+        report(
+            "results/efficiency/efficiency.tsv",
+            caption="../report/efficiency.rst",
+            category="Efficiency",
+        ),
+    log:
+        "logs/efficiency/efficiency_table.log",
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/efficiency_table.py"

@@ -1,0 +1,93 @@
+# The paper: tables, quoted numbers and figures rendered from the result tables (no training
+# or scoring happens here, so changing a plotting script reruns only its figure), and the PDF.
+
+TABLE_INPUTS = {
+    "metrics": "results/metrics/metrics.tsv",
+    "significance": "results/metrics/significance.tsv",
+    "params": "results/params/params.tsv",
+    "efficiency": "results/efficiency/efficiency.tsv",
+}
+FIGURES = ["effectiveness", "sparsity_sweep", "speed", "per_query"]
+PAPER_FILES = [
+    "results/paper/main_table.tex",
+    "results/paper/main_table.md",
+    "results/paper/numbers.tex",
+    *expand("results/paper/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+]
+
+
+rule paper_tables:
+    input:
+        **TABLE_INPUTS,
+        stats=expand("results/data/{split}/stats.json", split=SPLITS),
+    output:
+        latex="results/paper/main_table.tex",
+        markdown=report(
+            "results/paper/main_table.md",
+            caption="../report/main_table.rst",
+            category="Paper",
+        ),
+        numbers="results/paper/numbers.tex",
+    log:
+        "logs/paper/tables.log",
+    conda:
+        "../../envs/paper.yaml"
+    params:
+        split=PAPER_SPLIT,
+        paper=config["paper"],
+    script:
+        "../scripts/paper_tables.py"
+
+
+rule figure:
+    input:
+        **TABLE_INPUTS,
+        qrels=f"results/data/{PAPER_SPLIT}/qrels.txt",
+        runs=[f"results/runs/{PAPER_SPLIT}/{model}.trec" for model in MODELS],
+    output:
+        pdf=report(
+            "results/paper/{figure}.pdf",
+            caption="../report/{figure}.rst",
+            category="Paper",
+        ),
+        png="results/paper/{figure}.png",
+    log:
+        "logs/paper/{figure}.log",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    conda:
+        "../../envs/paper.yaml"
+    params:
+        split=PAPER_SPLIT,
+        models=MODELS,
+    script:
+        "../scripts/figure_{wildcards.figure}.py"
+
+
+rule figures:
+    input:
+        expand("results/paper/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+
+
+rule paper:
+    input:
+        PAPER_FILES,
+        tex="paper/paper.tex",
+        bib="paper/references.bib",
+    output:
+        "results/paper/paper.pdf",
+    log:
+        "logs/paper/latexmk.log",
+    conda:
+        "../../envs/latex.yaml"
+    params:
+        build=lambda wc, output: os.path.join(os.path.dirname(output[0]), "build"),
+    shell:
+        """
+        command -v latexmk >/dev/null || {{ echo "latexmk not found: install Debian's latexmk texlive-latex-extra (see README)" >&2; exit 1; }}
+        rm -rf {params.build} && mkdir -p {params.build}/generated
+        cp {input.tex} {input.bib} {params.build}/
+        cp results/paper/*.tex results/paper/*.pdf {params.build}/generated/
+        (cd {params.build} && latexmk -pdf -interaction=nonstopmode -halt-on-error paper.tex) >{log} 2>&1
+        cp {params.build}/paper.pdf {output}
+        """

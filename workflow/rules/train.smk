@@ -1,0 +1,54 @@
+# Fine-tuning: training groups from the train split's BM25 run, then one fine-tuning job per
+# model variant (the full model first). Checkpoints live in results/training/<variant>/work,
+# which is not an output: a failed or killed job keeps it and the rerun resumes from it.
+
+
+rule training_groups:
+    input:
+        qrels=f"results/data/{TRAIN_SPLIT}/qrels.txt",
+        run=f"results/runs/{TRAIN_SPLIT}/bm25.trec",
+        collection="results/data/collection.tsv",
+    output:
+        "results/training/groups.jsonl",
+    log:
+        "logs/train/groups.log",
+    conda:
+        "../../envs/model.yaml"
+    params:
+        pairs=config["pairs"],
+        seed=config["seed"],
+    script:
+        "../scripts/training_groups.py"
+
+
+rule train_model:
+    input:
+        unpack(training_inputs),
+        groups="results/training/groups.jsonl",
+        queries=f"results/data/{TRAIN_SPLIT}/queries.tsv",
+        collection="results/data/collection.tsv",
+        valid_queries=f"results/data/{VALID_SPLIT}/queries.tsv",
+        valid_qrels=f"results/data/{VALID_SPLIT}/qrels.txt",
+        valid_run=f"results/runs/{VALID_SPLIT}/bm25.trec",
+    output:
+        model=directory("results/models/{variant}"),
+        summary="results/training/{variant}/summary.json",
+    log:
+        "logs/train/{variant}.log",
+    benchmark:
+        "benchmarks/train/{variant}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: workflow.cores
+    resources:
+        heavy=1,
+        gpu=config["gpus_per_job"],
+        mem_mb=16000,
+    params:
+        variant=lambda wc: VARIANTS[wc.variant].row(),
+        start=lambda wc, input: input.get("init", config["model"]["base"]),
+        settings=training_settings,
+        gmp=config["compression"]["gmp"],
+        work_dir="results/training/{variant}/work",
+    script:
+        "../scripts/train_model.py"

@@ -1,0 +1,37 @@
+"""Rerank one shard of a split's candidates with one model; documents below the depth keep
+their first-stage order."""
+
+import torch
+
+from slimrank.logs import setup
+from slimrank.models import load_cross_encoder, pick_device
+from slimrank.quantize import load_quantized
+from slimrank.rerank import append_first_stage_tail, rerank_run, shard_of
+from slimrank.trec import read_run, read_tsv_pairs, write_run
+
+log = setup(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+if snakemake.params.int8:  # dynamic int8 quantization runs on the CPU only
+    device = pick_device("cpu")
+    model, tokenizer = load_quantized(snakemake.input.model)
+else:
+    device = pick_device(snakemake.params.device)
+    model, tokenizer = load_cross_encoder(snakemake.input.model, device=device)
+candidates = read_run(snakemake.input.candidates)
+queries = read_tsv_pairs(snakemake.input.queries)
+candidates = {qid: docs for qid, docs in candidates.items() if qid in queries}
+candidates = shard_of(candidates, int(snakemake.wildcards.shard), snakemake.params.shards)
+reranked = rerank_run(
+    model,
+    tokenizer,
+    candidates,
+    queries,
+    read_tsv_pairs(snakemake.input.collection),
+    depth=snakemake.params.depth,
+    batch_size=snakemake.params.batch_size,
+    max_length=snakemake.params.max_length,
+    device=device,
+)
+log.info("reranked the top %d of %d queries on %s", snakemake.params.depth, len(reranked), device)
+name = snakemake.wildcards.model + snakemake.wildcards.on
+write_run(append_first_stage_tail(reranked, candidates), snakemake.output[0], tag=name)
