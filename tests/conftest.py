@@ -117,11 +117,11 @@ def tiny_workflow_config() -> dict:
     config["rerank"].update(depth=5, shards=2)
     config["efficiency"].update(pairs=8, batch_size=4, repeats=1, latency_depth=4)
     config["efficiency"]["int8"] = ["drop-L2"]
-    config["efficiency"]["sparse_check"] = ["oneshot-s90"]
+    config["efficiency"]["sparse_check"] = ["oneshot-match-L2"]
     config["compression"] = {
         "layers": [2],
         "matched": {"oneshot": [2], "gmp": [2], "lottery": [2]},
-        "sweep": {"schedules": ["oneshot"], "sparsities": [0.9]},
+        "sweep": {"schedules": ["gmp"], "sparsities": [0.9]},
         "recovery": {"max_steps": 2},
         "gmp": {"start": 0.0, "end": 0.5, "frequency": 1},
     }

@@ -129,7 +129,11 @@ def normalize_params(params: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 #: ... and slimrank.efficiency.benchmark_model names throughput differently.
-EFFICIENCY_ALIASES = {"name": "variant", "throughput_pairs_per_s": "pairs_per_s"}
+EFFICIENCY_ALIASES = {
+    "name": "variant",
+    "model": "variant",
+    "throughput_pairs_per_s": "pairs_per_s",
+}
 
 
 def normalize_efficiency(efficiency: pd.DataFrame | None) -> pd.DataFrame | None:

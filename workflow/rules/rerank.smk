@@ -19,7 +19,7 @@ rule rerank_shard:
     benchmark:
         "benchmarks/rerank/{split}/{model}{on}.{shard}.tsv"
     wildcard_constraints:
-        on="|".join(["", *(re.escape(f"+{r}") for r in RERANKED_REFERENCES)]),
+        on=ON_CONSTRAINT,
         shard=r"\d+",
     conda:
         "../../envs/model.yaml"
@@ -50,7 +50,7 @@ rule merge_run:
     log:
         "logs/rerank/{split}/{model}{on}.merge.log",
     wildcard_constraints:
-        on="|".join(["", *(re.escape(f"+{r}") for r in RERANKED_REFERENCES)]),
+        on=ON_CONSTRAINT,
     conda:
         "../../envs/ir.yaml"
     script:
