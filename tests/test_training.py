@@ -56,7 +56,7 @@ def _settings(**overrides) -> TrainSettings:
     return TrainSettings(**values)
 
 
-def _train(model_dir, corpus, settings, root, callbacks=()):
+def _train(model_dir, corpus, settings, root, callbacks=(), restart_stale=True):
     groups = sample_training_groups(
         corpus["qrels"], corpus["run"], negatives_per_positive=3, negative_depth=8, seed=0,
         log=lambda _: None,
@@ -74,6 +74,7 @@ def _train(model_dir, corpus, settings, root, callbacks=()):
         work_dir=root / "work",
         callbacks=callbacks,
         log=lambda _: None,
+        restart_stale=restart_stale,
     )
 
 
@@ -160,9 +161,17 @@ def test_interrupted_training_resumes_to_identical_weights(tiny_model_dir, tiny_
 def test_resume_refuses_a_checkpoint_from_other_settings(tiny_model_dir, tiny_corpus, tmp_path):
     _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2), tmp_path)
     with pytest.raises(ValueError, match="delete"):
-        _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4), tmp_path)
+        _train(
+            tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4), tmp_path,
+            restart_stale=False,
+        )  # fmt: skip
+    # By default a stale checkpoint is discarded and training starts over.
+    fresh = _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4), tmp_path)
+    assert fresh["resumed_from"] is None and fresh["steps"] == 2
     # Settings that do not change the weights may differ.
-    again = _train(tiny_model_dir, tiny_corpus, _settings(max_steps=2, log_every=5), tmp_path)
+    again = _train(
+        tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4, log_every=5), tmp_path
+    )
     assert again["resumed_from"] == 2
 
 

@@ -344,6 +344,7 @@ def train_cross_encoder(
     work_dir: str | os.PathLike,
     callbacks: Sequence[Any] = (),
     log: Callable[[str], None] = print,
+    restart_stale: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune a cross-encoder, select the best validation step, save it to ``out_dir``.
 
@@ -351,7 +352,10 @@ def train_cross_encoder(
     Validation reranks the top ``eval_depth`` of ``valid_run`` (judged queries only) every
     ``eval_every`` steps and at the end; the best ``select_metric`` among evaluations at step
     ``>= select_after_step`` wins (earliest on ties). Checkpoints go to ``work_dir`` every
-    ``checkpoint_every`` steps and at the end; an existing checkpoint is resumed.
+    ``checkpoint_every`` steps and at the end; an existing checkpoint is resumed. A checkpoint
+    written by other settings, model or groups is an error, unless ``restart_stale`` (the
+    workflow's choice: it reruns a job precisely because its settings or inputs changed), in
+    which case it is deleted and training starts over.
 
     Returns a JSON-serialisable summary: ``best_step``, ``best_score``, ``steps``,
     ``resumed_from`` (step or None), ``history`` ([step, score] pairs), ``loss_history``,
@@ -384,6 +388,7 @@ def train_cross_encoder(
             callbacks,
             log,
             device,
+            restart_stale,
         )
     finally:
         torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
@@ -411,6 +416,7 @@ def _train(
     callbacks: Sequence[Any],
     log: Callable[[str], None],
     device: torch.device,
+    restart_stale: bool,
 ) -> dict[str, Any]:
     total_steps = settings.total_steps(len(groups))
     if settings.select_after_step > total_steps:
@@ -436,13 +442,19 @@ def _train(
     loss_history: list[list[float]] = []
     loss_window = [0.0, 0]  # loss sum and steps since the last loss log line
     resumed_from: int | None = None
+    ckpt = None
     if checkpoint_path.exists():
         ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         if ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("resume_key") != resume_key:
-            raise ValueError(
-                f"{checkpoint_path} was written by different settings, model or training "
-                f"groups; delete {work_dir} to start over"
-            )
+            if not restart_stale:
+                raise ValueError(
+                    f"{checkpoint_path} was written by different settings, model or training "
+                    f"groups; delete {work_dir} to start over"
+                )
+            log(f"{checkpoint_path} is from other settings, model or groups: starting over")
+            checkpoint_path.unlink()
+            ckpt = None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
