@@ -34,6 +34,11 @@ LOCAL_DATASET_ENTRIES = {
 if config.get("ir_datasets_home"):
     os.environ.update(IR_DATASETS_HOME=str(REPO / config["ir_datasets_home"]))
 
+# Torch jobs use every core they are given, but never more threads than the machine has:
+# `--cores 8` on a 2-core machine would otherwise oversubscribe it (a cluster profile sets
+# threads per rule with set-threads).
+TORCH_THREADS = min(workflow.cores, os.cpu_count() or 1)
+
 SPLITS = list(config["splits"])
 TRAIN_SPLIT = splits_with_role(config, "train")[0]
 VALID_SPLIT = splits_with_role(config, "valid")[0]

@@ -15,7 +15,7 @@ rule benchmark_model:
         "logs/efficiency/{model}.log",
     conda:
         "../../envs/model.yaml"
-    threads: workflow.cores
+    threads: TORCH_THREADS
     resources:
         heavy=1,
         gpu=config["gpus_per_job"],

@@ -23,7 +23,7 @@ rule rerank_shard:
         shard=r"\d+",
     conda:
         "../../envs/model.yaml"
-    threads: workflow.cores
+    threads: TORCH_THREADS
     resources:
         heavy=1,
         gpu=config["gpus_per_job"],

@@ -39,7 +39,7 @@ rule train_model:
         "benchmarks/train/{variant}.tsv"
     conda:
         "../../envs/model.yaml"
-    threads: workflow.cores
+    threads: TORCH_THREADS
     resources:
         heavy=1,
         gpu=config["gpus_per_job"],
