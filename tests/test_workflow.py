@@ -74,7 +74,7 @@ def test_metrics_table_comes_from_the_runs(tiny_run):
     row = table[(table.split == "dl19") & (table.run == "bm25-fullcollection")]
     assert float(row[row.metric == "ndcg@10"].value.iloc[0]) == pytest.approx(expected, abs=1e-6)
     significance = pd.read_csv(tiny_run / "results/metrics/significance.tsv", sep="\t")
-    assert set(significance.baseline) == {"bm25"}
+    assert set(significance.baseline) == {"bm25", "full"}
     assert significance.p_value.between(0, 1).all()
 
 
