@@ -75,7 +75,9 @@ def test_metrics_table_comes_from_the_runs(tiny_run):
     assert float(row[row.metric == "ndcg@10"].value.iloc[0]) == pytest.approx(expected, abs=1e-6)
     significance = pd.read_csv(tiny_run / "results/metrics/significance.tsv", sep="\t")
     assert set(significance.baseline) == {"bm25", "full"}
-    assert significance.p_value.between(0, 1).all()
+    # A t-test of identical per-query scores (possible on 5 queries) has no p-value: NaN.
+    tested = significance.p_value.dropna()
+    assert len(tested) > 0 and tested.between(0, 1).all()
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
