@@ -13,6 +13,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, BertCon
 from slimrank.efficiency import (
     BENCHMARK_KEYS,
     benchmark_model,
+    benchmark_pairs,
+    benchmark_variant,
     effective_flops,
     flops_per_pair,
     sparse_linear_speed,
@@ -227,6 +229,39 @@ def test_benchmark_model_options(tiny_model_dir, pairs):
     assert torch.get_num_threads() == 1  # restored
     with pytest.raises(ValueError, match="move it first"):
         benchmark_model(model, tokenizer, pairs, device="cuda", **options)
+
+
+def test_benchmark_pairs_take_each_query_top_depth(tiny_corpus):
+    queries, collection, run = (tiny_corpus[k] for k in ("queries", "collection", "run"))
+    pairs = benchmark_pairs(queries, collection, run, depth=2, n_pairs=5)
+    # q0's two best (d0_0, d0_1), q1's two best, then q2's best: qids in sorted order.
+    expected = [("q0", "d0_0"), ("q0", "d0_1"), ("q1", "d1_0"), ("q1", "d1_1"), ("q2", "d2_0")]
+    assert pairs == [(queries[q], collection[d]) for q, d in expected]
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_benchmark_variant_records_everything(tiny_model_dir, pairs, int8):
+    pruned = tiny_model_dir.parent / "pruned-for-benchmark"
+    if not pruned.exists():
+        model, tokenizer = load_cross_encoder(tiny_model_dir)
+        magnitude_prune(model, 0.5)
+        model.save_pretrained(pruned)
+        tokenizer.save_pretrained(pruned)
+    options = {"batch_size": 8, "max_length": 64, "repeats": 2, "latency_depth": 8}
+    record = benchmark_variant(
+        pruned, tiny_model_dir, pairs[:16], int8=int8, device="auto", sparse_check=True, **options
+    )
+    json.dumps(record)
+    assert set(BENCHMARK_KEYS) <= set(record)
+    assert record["dtype"] == ("int8-dynamic" if int8 else "float32") and record["int8"] is int8
+    assert record["pairs_per_s_ratio"] == pytest.approx(
+        record["throughput_pairs_per_s"] / record["reference_pairs_per_s"]
+    )
+    counts = count_parameters(load_cross_encoder(pruned)[0])
+    assert record["nonzero"] == counts["nonzero"] < counts["total"]
+    assert record["effective_flops_per_pair"] < record["flops_per_pair"]
+    assert record["sparse_bytes"] < record["dense_bytes"]
+    assert record["csr_encoder_sparsity"] == pytest.approx(0.5, abs=1e-3)
 
 
 # ----------------------------------------------------------------------------- FLOPs

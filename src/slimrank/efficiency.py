@@ -18,21 +18,24 @@ Timings on a shared machine are noisy; the spread is reported so a reader can se
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
+from slimrank.models import load_cross_encoder, pick_device
 from slimrank.params import count_parameters
-from slimrank.quantize import is_quantized
+from slimrank.quantize import is_quantized, quantize_dynamic_int8
 from slimrank.rerank import score_pairs
-from slimrank.sparse import sparsify_linears
+from slimrank.sparse import checkpoint_sizes, sparsify_linears
+from slimrank.trec import ranked
 
 #: Keys of the dict :func:`benchmark_model` returns (all JSON-ready).
 BENCHMARK_KEYS: tuple[str, ...] = (
@@ -390,4 +393,82 @@ def compare_throughput(
         pairs_per_s_ratio=statistics.median(throughput) / ref_throughput,
         latency_ratio=statistics.median(latency) / ref_latency,
     )
+    return record
+
+
+def benchmark_pairs(
+    queries: Mapping[str, str],
+    collection: Mapping[str, str],
+    run: Mapping[str, Mapping[str, float]],
+    *,
+    depth: int,
+    n_pairs: int,
+) -> list[tuple[str, str]]:
+    """The first ``n_pairs`` (query, passage) texts of ``run``, query by query (sorted qids),
+    each query's top ``depth``: what a reranker scores, so the latency call over the first
+    ``depth`` pairs is one query's reranking request."""
+    pairs = [
+        (queries[qid], collection[doc])
+        for qid in sorted(run)
+        for doc, _ in ranked(run[qid])[:depth]
+    ]
+    return pairs[:n_pairs]
+
+
+def benchmark_variant(
+    model_dir: str | os.PathLike,
+    full_dir: str | os.PathLike,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    int8: bool,
+    device: str,
+    batch_size: int,
+    max_length: int,
+    repeats: int,
+    latency_depth: int,
+    sparse_check: bool = False,
+) -> dict:
+    """The efficiency record of one saved model (an int8 variant: its fp32 source, quantized).
+
+    Throughput and latency come from :func:`compare_throughput` against the full model in the
+    same process; sizes on disk from :func:`slimrank.sparse.checkpoint_sizes`; non-zero count and
+    FLOPs from the fp32 weights (int8 changes the arithmetic, not the count of multiplies);
+    with ``sparse_check``, :func:`sparse_linear_speed` of the CSR path against dense (``csr_*``).
+    int8 runs on the CPU whatever ``device`` says (dynamic quantization is a CPU kernel).
+    """
+    target = pick_device("cpu" if int8 else device)
+    fp32, tokenizer = load_cross_encoder(model_dir)
+    model = quantize_dynamic_int8(fp32) if int8 else fp32
+    full, _ = load_cross_encoder(full_dir)
+    model.to(target)
+    full.to(target)
+    record = compare_throughput(
+        model,
+        full,
+        tokenizer,
+        pairs,
+        batch_size=batch_size,
+        max_length=max_length,
+        repeats=repeats,
+        latency_depth=latency_depth,
+    )
+    fp32.to("cpu")
+    seq_len = round(record["mean_tokens"])
+    record.update(
+        int8=int8,
+        **checkpoint_sizes(model_dir),
+        nonzero=count_parameters(fp32)["nonzero"],
+        flops_per_pair=flops_per_pair(fp32.config, seq_len),
+        effective_flops_per_pair=effective_flops(fp32, seq_len),
+    )
+    if sparse_check:
+        csr = sparse_linear_speed(
+            fp32,
+            tokenizer,
+            pairs,
+            batch_size=batch_size,
+            max_length=max_length,
+            repeats=repeats,
+        )
+        record.update({f"csr_{key}": value for key, value in csr.items()})
     return record

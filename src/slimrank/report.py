@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -399,24 +399,44 @@ def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
         row = dict(zip(table.columns, row, strict=True))
         if i > 0 and groups[i] != groups[i - 1]:
             lines.append(r"\midrule")
-        cells = [
-            rf"\texttt{{{latex_escape(row['run'])}}}",
-            "--" if pd.isna(row["layers"]) else str(int(row["layers"])),
-            _fmt(row["params (M)"], 1, "--"),
-            _fmt(row["non-zeros (M)"], 1, "--"),
-            _fmt(row["sparsity %"], 1, "--"),
-        ]
-        for m in metrics:
-            cell = _fmt(row[m], DECIMALS, "--")
-            if i in bold[m]:
-                cell = rf"\textbf{{{cell}}}"
-            marks = row[m + MARKS_SUFFIX]
-            if marks:
-                cell += "$^{" + "".join(_LATEX_MARKS[c] for c in marks) + "}$"
-            cells.append(cell)
+        cells = _row_cells(
+            row,
+            metrics,
+            {m: i in bold[m] for m in metrics},
+            missing="--",
+            run=lambda run: rf"\texttt{{{latex_escape(run)}}}",
+            emphasize=lambda cell: rf"\textbf{{{cell}}}",
+            marks=lambda marks: (
+                "$^{" + "".join(_LATEX_MARKS[c] for c in marks) + "}$" if marks else ""
+            ),
+        )
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]
     return "\n".join(lines)
+
+
+def _row_cells(
+    row: dict,
+    metrics: Sequence[str],
+    bold: Mapping[str, bool],
+    *,
+    missing: str,
+    run: Callable[[str], str],
+    emphasize: Callable[[str], str],
+    marks: Callable[[str], str],
+) -> list[str]:
+    """One main-table row as cells, in the markup the three callables give (LaTeX, Markdown)."""
+    cells = [
+        run(row["run"]),
+        missing if pd.isna(row["layers"]) else str(int(row["layers"])),
+        _fmt(row["params (M)"], 1, missing),
+        _fmt(row["non-zeros (M)"], 1, missing),
+        _fmt(row["sparsity %"], 1, missing),
+    ]
+    for m in metrics:
+        cell = _fmt(row[m], DECIMALS, missing)
+        cells.append((emphasize(cell) if bold[m] else cell) + marks(row[m + MARKS_SUFFIX]))
+    return cells
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -431,18 +451,15 @@ def to_markdown(table: pd.DataFrame) -> str:
     ]
     for i, row in enumerate(table.itertuples(index=False)):
         row = dict(zip(table.columns, row, strict=True))
-        cells = [
-            str(row["run"]).replace("|", r"\|"),
-            "–" if pd.isna(row["layers"]) else str(int(row["layers"])),
-            _fmt(row["params (M)"], 1, "–"),
-            _fmt(row["non-zeros (M)"], 1, "–"),
-            _fmt(row["sparsity %"], 1, "–"),
-        ]
-        for m in metrics:
-            cell = _fmt(row[m], DECIMALS, "–")
-            if i in bold[m]:
-                cell = f"**{cell}**"
-            cells.append(cell + row[m + MARKS_SUFFIX])
+        cells = _row_cells(
+            row,
+            metrics,
+            {m: i in bold[m] for m in metrics},
+            missing="–",
+            run=lambda run: str(run).replace("|", r"\|"),
+            emphasize=lambda cell: f"**{cell}**",
+            marks=lambda marks: marks,
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
