@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make run    create the environment and run the whole workflow on the embedded default
 #   make test   create the environment and run the test suite
+#   make test-slurm   the workflow on a real one-node SLURM cluster (root + apt)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ CORES ?= 8
 # ranx compiles its metrics with numba; cache them inside the environment.
 export NUMBA_CACHE_DIR := $(abspath $(VENV))/numba-cache
 
-.PHONY: install run test lint format clean
+.PHONY: install run test test-slurm lint format clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +24,11 @@ run: install
 
 test: install
 	$(BIN)/pytest -ra
+
+# The real-SLURM integration test: installs slurm-wlm and munge with apt and starts a one-node
+# cluster (root only; skipped with its reason elsewhere). CI runs it after `make test`.
+test-slurm: install
+	$(BIN)/pytest -ra -m slurm
 
 lint: install
 	$(BIN)/ruff check src workflow/scripts tests
