@@ -12,6 +12,7 @@ from slimrank.training import (
     CHECKPOINT_NAME,
     GroupStream,
     TrainSettings,
+    _make_optimizer,
     _make_scheduler,
     group_order,
     train_cross_encoder,
@@ -103,6 +104,26 @@ def test_settings_are_validated():
         TrainSettings(batch_size=0)
     assert TrainSettings(batch_size=4, grad_accum_steps=2, epochs=2).total_steps(9) == 3
     assert TrainSettings(max_steps=5, epochs=100).total_steps(9) == 5
+
+
+def test_head_learns_at_head_lr_and_decay_skips_1d_parameters(tiny_model_dir):
+    model, _ = load_cross_encoder(tiny_model_dir)
+    optimizer = _make_optimizer(model, TrainSettings(lr=1e-5, head_lr=1e-3, weight_decay=0.1))
+    by_param = {
+        id(p): (group["lr"], group["weight_decay"])
+        for group in optimizer.param_groups
+        for p in group["params"]
+    }
+    named = dict(model.named_parameters())
+    assert len(by_param) == len(named)
+    assert by_param[id(named["classifier.weight"])] == (1e-3, 0.1)
+    assert by_param[id(named["classifier.bias"])] == (1e-3, 0.0)
+    assert by_param[id(named["bert.pooler.dense.weight"])] == (1e-5, 0.1)
+    assert by_param[id(named["bert.embeddings.LayerNorm.weight"])] == (1e-5, 0.0)
+    plain = _make_optimizer(model, TrainSettings(lr=1e-5))
+    assert {group["lr"] for group in plain.param_groups} == {1e-5}
+    with pytest.raises(ValueError, match="head_lr"):
+        TrainSettings(head_lr=0)
 
 
 def test_schedule_warms_up_and_decays_without_zero_steps():

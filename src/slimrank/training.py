@@ -76,10 +76,13 @@ class TrainSettings:
     ``batch_size`` is the number of groups per forward pass; one optimizer step sees
     ``batch_size * grad_accum_steps`` groups. ``max_steps`` (optimizer steps) wins over
     ``epochs`` when set. ``eval_every``/``checkpoint_every`` of 0 mean "only at the end".
+    ``head_lr`` (default: ``lr``) is the learning rate of the task head, the parameters outside
+    the pre-trained encoder (``classifier.*`` of a BERT model), which start from random values.
     """
 
     loss: str = "lce"
     lr: float = 2e-5
+    head_lr: float | None = None
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 8
@@ -117,6 +120,10 @@ class TrainSettings:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
         if self.max_steps is None and self.epochs <= 0:
             raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        for name in ("lr", "head_lr"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
         if not 0.0 <= self.warmup_ratio <= 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1], got {self.warmup_ratio}")
 
@@ -243,13 +250,26 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def _make_optimizer(model: PreTrainedModel, settings: TrainSettings) -> torch.optim.AdamW:
-    """AdamW; biases and LayerNorm weights (the 1-d parameters) get no weight decay."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=settings.lr)
+    """AdamW; biases and LayerNorm weights (the 1-d parameters) get no weight decay.
+
+    The head (everything outside ``model.base_model_prefix``) learns at ``head_lr``.
+    """
+    encoder = f"{model.base_model_prefix}."
+    head_lr = settings.head_lr if settings.head_lr is not None else settings.lr
+    groups = []
+    for in_head, lr in ((False, settings.lr), (True, head_lr)):
+        params = [
+            p
+            for name, p in model.named_parameters()
+            if p.requires_grad and (not name.startswith(encoder)) == in_head
+        ]
+        groups += [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        for group in groups[-2:]:
+            group["lr"] = lr
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr)
 
 
 def _make_scheduler(
