@@ -33,13 +33,13 @@ test-slurm: install
 lint: install
 	$(BIN)/ruff check src workflow/scripts tests
 	$(BIN)/ruff format --check src workflow/scripts tests
-	$(BIN)/snakefmt --check Snakefile workflow/rules
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1
 
 format: install
 	$(BIN)/ruff format src workflow/scripts tests
 	$(BIN)/ruff check --fix src workflow/scripts tests
-	$(BIN)/snakefmt Snakefile workflow/rules
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakefmt Snakefile workflow/rules
 
 clean:
 	rm -rf results logs benchmarks .snakemake

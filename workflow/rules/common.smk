@@ -49,7 +49,9 @@ RERANKED_REFERENCES = [name for name, ref in REFERENCE_RUNS.items() if ref["rera
 VARIANTS = {v.name: v for v in variant_table(config)}
 # "" (BM25 candidates) or "+<reference>" in a reranked run's name; a non-capturing group, so
 # that the constraint still matches the empty string when no reference run is reranked.
-ON_CONSTRAINT = "(?:{})".format("|".join(["", *(re.escape(f"+{r}") for r in RERANKED_REFERENCES)]))
+ON_CONSTRAINT = "(?:{})".format(
+    "|".join(["", *(re.escape(f"+{r}") for r in RERANKED_REFERENCES)])
+)
 INT8 = [f"{name}-int8" for name in config["efficiency"]["int8"]]
 # Every model that reranks: the trained variants and their int8 quantized copies.
 MODELS = [*VARIANTS, *INT8]
