@@ -114,6 +114,34 @@ def test_speed(tmp_path):
         assert_written(figures.plot_speed(metrics, absent, tmp_path / "none"), tmp_path / "none")
 
 
+def test_speed_labels_do_not_overlap():
+    """Pruned models all sit near 1x with close scores: their labels must still not collide."""
+    metrics, _ = frames()
+    # Pruned models squeezed into a narrow band of scores, far from the full and 2-layer models.
+    pruned = metrics.run.str.contains("match|-s")
+    metrics.loc[pruned, "value"] = 0.6 + (metrics.loc[pruned, "value"] - 0.5) * 0.05
+    metrics.loc[metrics.run == "drop-L2", "value"] = 0.2
+    runs = sorted(r for r in metrics.run.unique() if r != "bm25")
+    efficiency = pd.DataFrame(
+        {"variant": runs, "pairs_per_s_ratio": [1.0 + 0.01 * (i % 3) for i in range(len(runs))]}
+    )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    fig = figures.speed_figure(metrics, efficiency)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    # The text's own box: an annotation's extent would include its leader line.
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]
+    assert len(boxes) == len(runs)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+            overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert overlap_x <= 0.5 or overlap_y <= 0.5, (a, b)
+
+
 def test_per_query(tmp_path):
     compressed = {"q1": 0.9, "q2": 0.5, "q3": 0.1, "q4": 0.4}
     full = {"q1": 0.7, "q2": 0.5, "q3": 0.3, "q4": 0.2}

@@ -110,6 +110,40 @@ def _legend(fig: Figure, axes: Sequence) -> None:
         )
 
 
+def _label_points(
+    fig: Figure, ax, points: Sequence[tuple[float, float, str]], fontsize: float = 6
+) -> None:
+    """Label points without overlapping labels: each label sits right of and above its point
+    and, where it would cover a label placed before it, moves up above that one (with a thin
+    leader line). Placed in display space after a layout pass, lowest point first."""
+    fig.draw_without_rendering()  # final axes size, so data -> pixel mapping holds
+    px_per_pt = fig.dpi / 72
+    height = (fontsize + 3) * px_per_pt
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text in sorted(points, key=lambda p: (p[1], p[0])):
+        px, py = ax.transData.transform((x, y))
+        x0 = px + 4 * px_per_pt
+        x1 = x0 + len(text) * fontsize * 0.6 * px_per_pt
+        y0 = py + 2 * px_per_pt
+        moved = True
+        while moved:  # y0 only grows, so this ends after at most len(placed) moves
+            moved = False
+            for a0, a1, b0, b1 in placed:
+                if x0 < a1 and a0 < x1 and y0 < b1 and b0 < y0 + height:
+                    y0, moved = b1, True
+        placed.append((x0, x1, y0, y0 + height))
+        offset = (y0 - py) / px_per_pt
+        ax.annotate(
+            text,
+            (x, y),
+            textcoords="offset points",
+            xytext=(4, offset),
+            va="bottom",
+            fontsize=fontsize,
+            arrowprops=dict(arrowstyle="-", color="0.6", linewidth=0.5) if offset > 6 else None,
+        )
+
+
 def _no_data(ax, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
@@ -292,7 +326,7 @@ def speed_figure(
     """
     values = _values(metrics, split)
     efficiency = normalize_efficiency(efficiency)
-    fig = Figure(figsize=(5.0, 3.6), layout="constrained")
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     ax.set_xlabel("throughput relative to the full model (×)")
     ax.set_ylabel(metric_label(metric))
@@ -301,6 +335,7 @@ def speed_figure(
         _no_data(ax, "throughput was not measured in this build")
         return fig
     seen: set[str] = set()
+    labels: list[tuple[float, float, str]] = []
     any_int8 = False
     for run, ratio in zip(efficiency["variant"], efficiency["pairs_per_s_ratio"], strict=True):
         y = _value(values, run, metric)
@@ -320,7 +355,7 @@ def speed_figure(
             markersize=9 if key == "full" else 6,
         )
         seen.add(key)
-        ax.annotate(run, (ratio, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
+        labels.append((ratio, y, run))
     # Legend entries are proxies in a fixed order, solid whatever point came first.
     for key in (k for k in STYLES if k in seen):
         colour, marker, label = STYLES[key]
@@ -335,7 +370,9 @@ def speed_figure(
     if bm25 is not None:
         ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
     ax.axvline(1.0, color="0.6", linewidth=0.8)
+    ax.margins(y=0.12)
     _legend(fig, [ax])
+    _label_points(fig, ax, labels)
     return fig
 
 
