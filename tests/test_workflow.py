@@ -309,3 +309,21 @@ def test_changing_a_figure_script_reruns_only_figure_jobs(tiny_run):
     jobs = planned_jobs(done.stdout + done.stderr)
     assert jobs.get("figure") == 1, done.stdout + done.stderr
     assert set(jobs) <= {"figure", "all"}, done.stdout + done.stderr
+
+
+def test_report_holds_every_figure_with_its_caption(tiny_run):
+    """`snakemake --report` renders; each figure's caption comes from the one Jinja caption."""
+    import zipfile
+
+    done = run_snakemake(tiny_run, tiny_workflow_config(), "--report", "report.zip")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with zipfile.ZipFile(tiny_run / "report.zip") as archive:
+        names = archive.namelist()
+        text = "\n".join(
+            archive.read(n).decode("utf-8", "replace") for n in names if n.endswith(".html")
+        )
+    for figure in ("effectiveness", "sparsity_sweep", "speed", "per_query"):
+        assert any(n.endswith(f"{figure}.pdf") for n in names), figure
+    for caption in ("non-zero parameters", "sparsity sweep", "measured reranking throughput",
+                    "best compressed model and the full model"):  # fmt: skip
+        assert caption in text, caption

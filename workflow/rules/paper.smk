@@ -47,7 +47,8 @@ rule figure:
     output:
         pdf=report(
             "results/paper/{figure}.pdf",
-            caption="../report/{figure}.rst",
+            # One caption for every figure: Snakemake does not expand wildcards in its path.
+            caption="../report/figure.rst",
             category="Paper",
         ),
         png="results/paper/{figure}.png",
