@@ -26,15 +26,20 @@ PACKAGES = ("slurm-wlm", "munge")
 #: Where srun looks for the config when SLURM_CONF is not set (Debian's build).
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 DAEMONS = ("slurmd", "slurmctld", "munged")
+#: The programs the test runs; all present means nothing needs installing.
+PROGRAMS = ("slurmctld", "slurmd", "munged", "sbatch")
+
+
+def _installed() -> bool:
+    return all(shutil.which(program) for program in PROGRAMS)
 
 
 def unavailable_reason() -> str | None:
     """Why this machine cannot host the test cluster, or None when it can."""
     if os.geteuid() != 0:
         return "needs root to install slurm-wlm and munge and to run slurmctld/slurmd"
-    if not all(shutil.which(d) for d in ("slurmctld", "slurmd", "munged", "sbatch")):
-        if not shutil.which("apt-get"):
-            return "slurm-wlm and munge are not installed and apt-get is not available"
+    if not _installed() and not shutil.which("apt-get"):
+        return "slurm-wlm and munge are not installed and apt-get is not available"
     if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
         return f"{DEFAULT_CONF} exists: this machine has a SLURM cluster the test must not touch"
     return None
@@ -42,7 +47,7 @@ def unavailable_reason() -> str | None:
 
 def install() -> None:
     """Install slurm-wlm and munge with apt unless their daemons are already there."""
-    if all(shutil.which(d) for d in ("slurmctld", "slurmd", "munged", "sbatch")):
+    if _installed():
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)

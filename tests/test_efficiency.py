@@ -239,17 +239,28 @@ def test_benchmark_pairs_take_each_query_top_depth(tiny_corpus):
     assert pairs == [(queries[q], collection[d]) for q, d in expected]
 
 
+@pytest.fixture(scope="module")
+def half_pruned_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with half its encoder Linear weights pruned, saved in its own folder."""
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    magnitude_prune(model, 0.5)
+    folder = tmp_path_factory.mktemp("half_pruned")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.mark.parametrize("int8", [False, True])
-def test_benchmark_variant_records_everything(tiny_model_dir, pairs, int8):
-    pruned = tiny_model_dir.parent / "pruned-for-benchmark"
-    if not pruned.exists():
-        model, tokenizer = load_cross_encoder(tiny_model_dir)
-        magnitude_prune(model, 0.5)
-        model.save_pretrained(pruned)
-        tokenizer.save_pretrained(pruned)
+def test_benchmark_variant_records_everything(tiny_model_dir, half_pruned_dir, pairs, int8):
     options = {"batch_size": 8, "max_length": 64, "repeats": 2, "latency_depth": 8}
     record = benchmark_variant(
-        pruned, tiny_model_dir, pairs[:16], int8=int8, device="auto", sparse_check=True, **options
+        half_pruned_dir,
+        tiny_model_dir,
+        pairs[:16],
+        int8=int8,
+        device="auto",
+        sparse_check=True,
+        **options,
     )
     json.dumps(record)
     assert set(BENCHMARK_KEYS) <= set(record)
@@ -257,7 +268,7 @@ def test_benchmark_variant_records_everything(tiny_model_dir, pairs, int8):
     assert record["pairs_per_s_ratio"] == pytest.approx(
         record["throughput_pairs_per_s"] / record["reference_pairs_per_s"]
     )
-    counts = count_parameters(load_cross_encoder(pruned)[0])
+    counts = count_parameters(load_cross_encoder(half_pruned_dir)[0])
     assert record["nonzero"] == counts["nonzero"] < counts["total"]
     assert record["effective_flops_per_pair"] < record["flops_per_pair"]
     assert record["sparse_bytes"] < record["dense_bytes"]

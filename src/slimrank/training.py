@@ -263,12 +263,11 @@ def _make_optimizer(model: PreTrainedModel, settings: TrainSettings) -> torch.op
             for name, p in model.named_parameters()
             if p.requires_grad and (not name.startswith(encoder)) == in_head
         ]
+        decayed = [p for p in params if p.ndim >= 2]
         groups += [
-            {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+            {"params": decayed, "weight_decay": settings.weight_decay, "lr": lr},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr},
         ]
-        for group in groups[-2:]:
-            group["lr"] = lr
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr)
 
 
