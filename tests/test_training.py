@@ -14,6 +14,7 @@ from slimrank.training import (
     TrainSettings,
     _make_optimizer,
     _make_scheduler,
+    group_loss,
     group_order,
     train_cross_encoder,
 )
@@ -124,6 +125,39 @@ def test_head_learns_at_head_lr_and_decay_skips_1d_parameters(tiny_model_dir):
     assert {group["lr"] for group in plain.param_groups} == {1e-5}
     with pytest.raises(ValueError, match="head_lr"):
         TrainSettings(head_lr=0)
+
+
+@pytest.mark.parametrize("loss", ["bce", "lce"])
+def test_length_sorted_chunks_give_the_same_loss_and_gradients(tiny_model_dir, tiny_corpus, loss):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    model.eval()  # no dropout: one pass and chunks must then compute the same function
+    groups = sample_training_groups(
+        tiny_corpus["qrels"], tiny_corpus["run"], negatives_per_positive=3, negative_depth=8, seed=1
+    )[:3]
+    results = []
+    for forward_pairs in (None, 3, 5):
+        settings = _settings(loss=loss, forward_pairs=forward_pairs)
+        value, n_pairs = group_loss(
+            model,
+            tokenizer,
+            groups,
+            tiny_corpus["queries"],
+            tiny_corpus["collection"],
+            settings,
+            torch.device("cpu"),
+        )
+        model.zero_grad()
+        value.backward()
+        grad = model.classifier.weight.grad.clone()
+        results.append((value.item(), n_pairs, grad))
+    whole = results[0]
+    assert whole[1] == 12  # 3 groups of a positive and 3 negatives
+    for chunked in results[1:]:
+        assert chunked[0] == pytest.approx(whole[0], abs=1e-5)
+        assert chunked[1] == whole[1]
+        torch.testing.assert_close(chunked[2], whole[2], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="forward_pairs"):
+        TrainSettings(forward_pairs=0)
 
 
 def test_schedule_warms_up_and_decays_without_zero_steps():
