@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from slimrank.config import ConfigError, check_config
 
@@ -23,6 +23,17 @@ def test_shipped_configs_are_valid(name):
     config = yaml.safe_load((REPO / "config" / name).read_text())
     validate(config, SCHEMA)
     check_config(config)
+
+
+def test_gpu_overlay_merges_into_a_valid_config():
+    config = default_config()
+    update_config(config, yaml.safe_load((REPO / "config/mini-gpu.yaml").read_text()))
+    validate(config, SCHEMA)
+    check_config(config)
+    # Laid over the default key by key: the overlay's keys change, its neighbours stay.
+    assert config["training"]["max_steps"] == 1000 and config["training"]["forward_pairs"] is None
+    assert config["training"]["head_lr"] == default_config()["training"]["head_lr"]
+    assert config["pairs"]["negative_depth"] == default_config()["pairs"]["negative_depth"]
 
 
 def test_schema_fills_defaults():
