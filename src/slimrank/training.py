@@ -80,7 +80,8 @@ class TrainSettings:
     the pre-trained encoder (``classifier.*`` of a BERT model), which start from random values.
     ``forward_pairs`` (default: all at once) scores a micro-batch's pairs in length-sorted chunks
     of this many: the loss is the same function of the same logits, with less padding (on a
-    2-core CPU, chunks of 8 make a step of 32 pairs about 28% faster).
+    2-core CPU, chunks of 8 make the passes of a 32-pair step about 28% faster and the whole
+    training about 15%).
     """
 
     loss: str = "lce"
@@ -189,6 +190,19 @@ def groups_fingerprint(groups: Sequence[TrainingGroup]) -> str:
 # ----------------------------------------------------------------------------- loss
 
 
+def _forward(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts_q: Sequence[str],
+    texts_p: Sequence[str],
+    settings: TrainSettings,
+    device: torch.device,
+) -> torch.Tensor:
+    inputs = encode_pairs(tokenizer, texts_q, texts_p, settings.max_length).to(device)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+        return model(**inputs).logits.squeeze(-1).float()
+
+
 def _pair_logits(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -203,37 +217,20 @@ def _pair_logits(
     (each chunk padded to its own longest pair) and the logits put back in order.
     """
     n = len(texts_q)
-    chunk = settings.forward_pairs or n
-    if chunk >= n:
-        order = list(range(n))
-    else:
-        lengths = [
-            len(ids)
-            for ids in tokenizer(
-                list(texts_q),
-                list(texts_p),
-                truncation="longest_first",
-                max_length=settings.max_length,
-            )["input_ids"]
-        ]
-        order = sorted(range(n), key=lambda i: lengths[i])
+    if settings.forward_pairs is None or settings.forward_pairs >= n:
+        return _forward(model, tokenizer, texts_q, texts_p, settings, device)
+    encoded = tokenizer(
+        list(texts_q), list(texts_p), truncation="longest_first", max_length=settings.max_length
+    )
+    order = sorted(range(n), key=lambda i: len(encoded["input_ids"][i]))
     parts = []
-    for start in range(0, n, chunk):
-        index = order[start : start + chunk]
-        inputs = encode_pairs(
-            tokenizer,
-            [texts_q[i] for i in index],
-            [texts_p[i] for i in index],
-            settings.max_length,
-        ).to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-            parts.append(model(**inputs).logits.squeeze(-1).float())
-    logits = torch.cat(parts)
-    if order == list(range(n)):
-        return logits
-    inverse = torch.empty(n, dtype=torch.long, device=logits.device)
-    inverse[torch.tensor(order, device=logits.device)] = torch.arange(n, device=logits.device)
-    return logits[inverse]
+    for start in range(0, n, settings.forward_pairs):
+        index = order[start : start + settings.forward_pairs]
+        chunk_q, chunk_p = [texts_q[i] for i in index], [texts_p[i] for i in index]
+        parts.append(_forward(model, tokenizer, chunk_q, chunk_p, settings, device))
+    # argsort of a permutation is its inverse: where each pair went in the sorted order.
+    inverse = torch.argsort(torch.tensor(order)).to(device)
+    return torch.cat(parts)[inverse]
 
 
 def group_loss(
