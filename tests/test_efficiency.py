@@ -10,11 +10,13 @@ from scipy.stats import spearmanr
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig
 
+from slimrank import efficiency
 from slimrank.efficiency import (
     BENCHMARK_KEYS,
     benchmark_model,
     benchmark_pairs,
     benchmark_variant,
+    compare_throughput,
     effective_flops,
     flops_per_pair,
     sparse_linear_speed,
@@ -216,6 +218,29 @@ def test_benchmark_model_reports_every_key(tiny_model_dir, pairs):
     assert 0 < result["latency_ms_min"] <= result["latency_ms"] <= result["latency_ms_max"]
     assert 0 < result["peak_rss_mb_before"] <= result["peak_rss_mb"] < 1e6
     assert result["peak_cuda_mb"] is None
+
+
+def test_compare_throughput_warms_each_model_up_once(tiny_model_dir, pairs, monkeypatch):
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    reference, _ = load_cross_encoder(tiny_model_dir)
+    calls = {id(model): [], id(reference): []}
+    score_seconds = efficiency._score_seconds
+
+    def spy(scored, tokenizer, batch, *args):
+        calls[id(scored)].append(len(batch))
+        return score_seconds(scored, tokenizer, batch, *args)
+
+    monkeypatch.setattr(efficiency, "_score_seconds", spy)
+    record = compare_throughput(
+        model, reference, tokenizer, pairs[:20], batch_size=8, max_length=32, repeats=3,
+        latency_depth=6,
+    )  # fmt: skip
+    # Per model: one warm-up batch (8 pairs) and one warm-up latency call (6), then three timed
+    # passes over the 20 pairs and three timed latency calls.
+    for seen in calls.values():
+        assert sorted(seen) == sorted([8, 6] + [20, 6] * 3)
+    assert record["repeats"] == 3 and record["warmup"] == 1
+    assert len(record["throughput_runs"]) == 3 and record["pairs_per_s_ratio"] > 0
 
 
 def test_benchmark_model_options(tiny_model_dir, pairs):
