@@ -190,19 +190,6 @@ def groups_fingerprint(groups: Sequence[TrainingGroup]) -> str:
 # ----------------------------------------------------------------------------- loss
 
 
-def _forward(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    texts_q: Sequence[str],
-    texts_p: Sequence[str],
-    settings: TrainSettings,
-    device: torch.device,
-) -> torch.Tensor:
-    inputs = encode_pairs(tokenizer, texts_q, texts_p, settings.max_length).to(device)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-        return model(**inputs).logits.squeeze(-1).float()
-
-
 def _pair_logits(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -216,9 +203,15 @@ def _pair_logits(
     With ``settings.forward_pairs`` the pairs are scored in chunks of pairs of similar length
     (each chunk padded to its own longest pair) and the logits put back in order.
     """
+
+    def forward(chunk_q: Sequence[str], chunk_p: Sequence[str]) -> torch.Tensor:
+        inputs = encode_pairs(tokenizer, chunk_q, chunk_p, settings.max_length).to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+            return model(**inputs).logits.squeeze(-1).float()
+
     n = len(texts_q)
     if settings.forward_pairs is None or settings.forward_pairs >= n:
-        return _forward(model, tokenizer, texts_q, texts_p, settings, device)
+        return forward(texts_q, texts_p)
     encoded = tokenizer(
         list(texts_q), list(texts_p), truncation="longest_first", max_length=settings.max_length
     )
@@ -227,7 +220,7 @@ def _pair_logits(
     for start in range(0, n, settings.forward_pairs):
         index = order[start : start + settings.forward_pairs]
         chunk_q, chunk_p = [texts_q[i] for i in index], [texts_p[i] for i in index]
-        parts.append(_forward(model, tokenizer, chunk_q, chunk_p, settings, device))
+        parts.append(forward(chunk_q, chunk_p))
     # argsort of a permutation is its inverse: where each pair went in the sorted order.
     inverse = torch.argsort(torch.tensor(order)).to(device)
     return torch.cat(parts)[inverse]
