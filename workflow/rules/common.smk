@@ -34,10 +34,14 @@ LOCAL_DATASET_ENTRIES = {
 if config.get("ir_datasets_home"):
     os.environ.update(IR_DATASETS_HOME=str(REPO / config["ir_datasets_home"]))
 
-# Torch jobs use every core they are given, but never more threads than the machine has:
-# `--cores 8` on a 2-core machine would otherwise oversubscribe it (a cluster profile sets
-# threads per rule with set-threads).
-TORCH_THREADS = min(workflow.cores, os.cpu_count() or 1)
+# Cores the local machine really has for the jobs: `--cores 8` on a 2-core machine means 2.
+MACHINE_CORES = min(workflow.cores, os.cpu_count() or 1)
+# Torch threads of a training or scoring job: `threads_per_job`, or every core when null.
+TORCH_THREADS = min(config["threads_per_job"] or MACHINE_CORES, MACHINE_CORES)
+# What such a job claims of Snakemake's --cores budget: its share of the real machine, so that
+# `--cores 8` on 2 cores runs two one-thread jobs at a time, not eight. (A cluster profile
+# sets threads per rule with set-threads; the job then caps its torch threads itself.)
+TORCH_JOB_CORES = max(1, workflow.cores * TORCH_THREADS // MACHINE_CORES)
 
 SPLITS = list(config["splits"])
 TRAIN_SPLIT = splits_with_role(config, "train")[0]

@@ -15,9 +15,10 @@ rule benchmark_model:
         "logs/efficiency/{model}.log",
     conda:
         "../../envs/model.yaml"
-    threads: TORCH_THREADS
+    # Every core: nothing runs beside a timing job, whatever `threads_per_job` lets the
+    # training and scoring jobs share.
+    threads: workflow.cores
     resources:
-        heavy=1,
         gpu=config["gpus_per_job"],
         mem_mb=8000,
     params:

@@ -23,9 +23,8 @@ rule rerank_shard:
         shard=r"\d+",
     conda:
         "../../envs/model.yaml"
-    threads: TORCH_THREADS
+    threads: TORCH_JOB_CORES
     resources:
-        heavy=1,
         gpu=config["gpus_per_job"],
         mem_mb=8000,
     params:

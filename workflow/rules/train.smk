@@ -39,9 +39,8 @@ rule train_model:
         "benchmarks/train/{variant}.tsv"
     conda:
         "../../envs/model.yaml"
-    threads: TORCH_THREADS
+    threads: TORCH_JOB_CORES
     resources:
-        heavy=1,
         gpu=config["gpus_per_job"],
         mem_mb=16000,
     params:

@@ -6,10 +6,11 @@ import torch
 
 from slimrank.efficiency import benchmark_pairs, benchmark_variant
 from slimrank.logs import setup
+from slimrank.models import job_threads
 from slimrank.trec import atomic_output, read_run, read_tsv_pairs
 
 log = setup(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+torch.set_num_threads(job_threads(snakemake.threads))  # every core: timing runs alone
 settings = snakemake.params.settings
 pairs = benchmark_pairs(
     read_tsv_pairs(snakemake.input.queries),

@@ -4,13 +4,14 @@ their first-stage order."""
 import torch
 
 from slimrank.logs import setup
-from slimrank.models import load_cross_encoder, pick_device
+from slimrank.models import job_threads, load_cross_encoder, pick_device
 from slimrank.quantize import load_quantized
 from slimrank.rerank import append_first_stage_tail, rerank_run, shard_of
 from slimrank.trec import read_run, read_tsv_pairs, write_run
 
 log = setup(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+# Read from the config, not a param: a thread count must not make Snakemake redo finished jobs.
+torch.set_num_threads(job_threads(snakemake.threads, snakemake.config["threads_per_job"]))
 if snakemake.params.int8:  # dynamic int8 quantization runs on the CPU only
     device = pick_device("cpu")
     model, tokenizer = load_quantized(snakemake.input.model)

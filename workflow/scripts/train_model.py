@@ -5,6 +5,7 @@ import json
 import torch
 
 from slimrank.logs import setup
+from slimrank.models import job_threads
 from slimrank.pairs import read_groups
 from slimrank.training import TrainSettings, train_cross_encoder
 from slimrank.trec import atomic_output, read_qrels, read_run, read_tsv_pairs
@@ -12,7 +13,8 @@ from slimrank.variant_models import training_callbacks
 from slimrank.variants import Variant
 
 log = setup(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+# Read from the config, not a param: a thread count must not make Snakemake redo finished jobs.
+torch.set_num_threads(job_threads(snakemake.threads, snakemake.config["threads_per_job"]))
 variant = Variant(**snakemake.params.variant)
 settings = TrainSettings(**snakemake.params.settings)
 groups = read_groups(snakemake.input.groups)
