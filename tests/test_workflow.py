@@ -86,6 +86,38 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def planned_threads(output: str) -> dict[str, set[int]]:
+    """Rule -> the threads its jobs claim, from a Snakemake dry run (1 when not printed)."""
+    threads, rule, claimed = {}, None, 1
+    for line in output.splitlines() + ["rule end:"]:
+        fields = line.split()
+        if fields[:1] in (["rule"], ["localrule"]) and line.rstrip().endswith(":"):
+            if rule is not None:
+                threads.setdefault(rule, set()).add(claimed)
+            rule, claimed = fields[1].rstrip(":"), 1
+        elif rule is not None and fields[:1] == ["threads:"]:
+            claimed = int(fields[1])
+    return threads
+
+
+def test_torch_jobs_share_out_the_real_cores_and_benchmarks_run_alone(tmp_path):
+    import os
+
+    from slimrank.models import job_threads
+
+    # `--cores 8` (the README's command) on whatever this machine has; the later flag wins.
+    done = run_snakemake(tmp_path, tiny_workflow_config(), "all", "--dry-run", "--cores", "8")
+    assert done.returncode == 0, done.stderr[-3000:]
+    threads = planned_threads(done.stdout + done.stderr)
+    machine = min(8, os.cpu_count())
+    for rule in ("train_model", "rerank_shard"):
+        (claimed,) = threads[rule]
+        # Jobs Snakemake runs at once times the torch threads each uses: the whole machine,
+        # never more (threads_per_job is 1 in the default).
+        assert (8 // claimed) * job_threads(claimed, 1) == machine, (rule, claimed)
+    assert threads["benchmark_model"] == {8}  # the whole budget: nothing runs beside it
+
+
 def test_missing_data_folder_fails_clearly_and_writes_nothing(tmp_path):
     config = tiny_workflow_config()
     config["local_datasets"]["msmarco-passage-mini"]["dir"] = str(tmp_path / "no-such-folder")
