@@ -142,6 +142,26 @@ def test_speed_labels_do_not_overlap():
             assert overlap_x <= 0.5 or overlap_y <= 0.5, (a, b)
 
 
+def test_effectiveness_labels_stay_inside_their_panels():
+    """The layer-drop labels sit below their points; the lowest point's label must not be cut
+    by the axes frame (as in the embedded default's run, where drop-L2 is the lowest)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    metrics, params = frames()
+    metrics.loc[metrics.run == "drop-L2", "value"] = 0.30  # below every other plotted point
+    fig = figures.effectiveness_figure(metrics, params)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        frame = ax.get_window_extent(renderer)
+        labels = [Text.get_window_extent(t, renderer) for t in ax.texts]
+        assert len(labels) == 2  # 2L and 4L
+        for box in labels:
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (box, frame)
+            assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (box, frame)
+
+
 def test_per_query(tmp_path):
     compressed = {"q1": 0.9, "q2": 0.5, "q3": 0.1, "q4": 0.4}
     full = {"q1": 0.7, "q2": 0.5, "q3": 0.3, "q4": 0.2}

@@ -195,6 +195,7 @@ def effectiveness_figure(
                 _series(ax, groups[key], key, linewidth=1.2, markersize=5)
         for x, y, text in labels:
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        ax.margins(y=0.15)  # room below the lowest point for its label
         full_y, full_x = _value(values, FULL, metric), nonzeros.get(FULL)
         if full_y is not None and full_x is not None:
             colour, marker, _ = STYLES["full"]
