@@ -3,6 +3,7 @@ to the table's values, and a paper whose every macro the generator produces."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from slimrank.report import (
     numbers_macros,
     parse_macros,
     parse_run,
+    per_query_comparison,
     to_latex,
     to_markdown,
     win_tie_loss,
 )
+from slimrank.trec import write_run
 
 PAPER = Path(__file__).resolve().parents[1] / "paper" / "paper.tex"
 
@@ -255,6 +258,30 @@ def test_best_run_and_win_tie_loss(metrics):
     # c is missing from the baseline and d from the scores: each counts as 0 there.
     scores, baseline = {"a": 0.5, "b": 0.2, "c": 0.1}, {"a": 0.4, "b": 0.2, "d": 0.3}
     assert win_tie_loss(scores, baseline) == (2, 1, 1)
+
+
+def test_per_query_comparison_reads_the_best_run_against_full(metrics, tmp_path):
+    qrels = {"q1": {"d1": 2, "d2": 0}, "q2": {"d3": 2}}
+    rankings = {  # run: q1's ranking; every run puts d3 first for q2
+        "full": {"d1": 2.0, "d2": 1.0},
+        "oneshot-match-L3": {"d2": 2.0, "d1": 1.0},  # the best compressed run by nDCG@10
+    }
+    files = {}
+    for name, q1 in rankings.items():
+        files[name] = tmp_path / f"{name}.trec"
+        write_run({"q1": q1, "q2": {"d3": 1.0}}, files[name], tag=name)
+    files["drop-L3"] = tmp_path / "absent.trec"  # not compared, so never read
+    scores, full, label = per_query_comparison(metrics, "dl19", qrels, files, 2)
+    assert label == "oneshot-match-L3"
+    assert full == {"q1": 1.0, "q2": 1.0}
+    # the one relevant passage at rank 2: 1 / log2(3)
+    assert scores == pytest.approx({"q1": 1 / math.log2(3), "q2": 1.0})
+    only_full = metrics[metrics["run"].isin(["bm25", "full"])]
+    assert per_query_comparison(only_full, "dl19", qrels, files, 2) == (
+        {},
+        {},
+        "no compressed model",
+    )
 
 
 # ----------------------------------------------------------------------------- the paper

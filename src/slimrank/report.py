@@ -21,11 +21,14 @@ difference that disagrees with the table by a unit in the last place.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+
+from slimrank.trec import read_run
 
 #: Significance level applied to Holm-corrected p-values.
 ALPHA = 0.05
@@ -604,6 +607,32 @@ def best_compressed_run(metrics: pd.DataFrame, split: str, metric: str) -> str |
         if is_compressed(run) and pd.notna(v)
     ]
     return min(candidates)[1] if candidates else None
+
+
+def per_query_comparison(
+    metrics: pd.DataFrame,
+    split: str,
+    qrels: Mapping[str, Mapping[str, int]],
+    run_files: Mapping[str, str | os.PathLike],
+    relevance_level: int,
+    metric: str = "ndcg@10",
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Per-query ``metric`` of the best compressed run (:func:`best_compressed_run`) and of the
+    full model, and that run's name: what the per-query figure plots.
+
+    ``run_files`` maps run names to TREC files; only the two compared are read. A study
+    without a compressed model gives two empty mappings and the label "no compressed model".
+    """
+    from slimrank.evaluation import per_query_scores  # ranx (numba) loads slowly: only here
+
+    best = best_compressed_run(metrics, split, metric)
+    if best is None:
+        return {}, {}, "no compressed model"
+    scores, full = (
+        per_query_scores(qrels, read_run(run_files[name]), metric, relevance_level)
+        for name in (best, "full")
+    )
+    return scores, full, best
 
 
 def win_tie_loss(

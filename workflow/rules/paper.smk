@@ -60,6 +60,7 @@ rule figure:
         "../../envs/paper.yaml"
     params:
         split=PAPER_SPLIT,
+        relevance_level=config["splits"][PAPER_SPLIT]["relevance_level"],
         models=MODELS,
     script:
         "../scripts/figure_{wildcards.figure}.py"

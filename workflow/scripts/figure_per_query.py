@@ -4,17 +4,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from slimrank.evaluation import per_query_scores
 from slimrank.figures import plot_per_query
-from slimrank.report import best_compressed_run
-from slimrank.trec import read_qrels, read_run
+from slimrank.report import per_query_comparison
+from slimrank.trec import read_qrels
 
-split = snakemake.params.split
-metrics = pd.read_csv(snakemake.input.metrics, sep="\t")
-best = best_compressed_run(metrics, split, "ndcg@10")
-qrels = read_qrels(snakemake.input.qrels)
-paths = dict(zip(snakemake.params.models, snakemake.input.runs, strict=True))
-scores = {
-    name: per_query_scores(qrels, read_run(paths[name]), "ndcg@10", 2) for name in ("full", best)
-}
-plot_per_query(scores[best], scores["full"], Path(snakemake.output.pdf).with_suffix(""), label=best)
+scores, full, label = per_query_comparison(
+    pd.read_csv(snakemake.input.metrics, sep="\t"),
+    snakemake.params.split,
+    read_qrels(snakemake.input.qrels),
+    dict(zip(snakemake.params.models, snakemake.input.runs, strict=True)),
+    snakemake.params.relevance_level,
+)
+plot_per_query(scores, full, Path(snakemake.output.pdf).with_suffix(""), label=label)
