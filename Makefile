@@ -31,14 +31,14 @@ test-slurm: install
 	$(BIN)/pytest -ra -m slurm
 
 lint: install
-	$(BIN)/ruff check src workflow/scripts tests
-	$(BIN)/ruff format --check src workflow/scripts tests
+	$(BIN)/ruff check src workflow/scripts tests tools
+	$(BIN)/ruff format --check src workflow/scripts tests tools
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1
 
 format: install
-	$(BIN)/ruff format src workflow/scripts tests
-	$(BIN)/ruff check --fix src workflow/scripts tests
+	$(BIN)/ruff format src workflow/scripts tests tools
+	$(BIN)/ruff check --fix src workflow/scripts tests tools
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakefmt Snakefile workflow/rules
 
 clean:

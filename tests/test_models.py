@@ -12,7 +12,6 @@ import torch
 
 from slimrank.models import (
     encode_pairs,
-    job_threads,
     load_cross_encoder,
     pick_device,
     resolve_model_path,
@@ -27,15 +26,6 @@ PAIRS = [
 ]
 
 pytestmark = pytest.mark.usefixtures("tiny_single_thread")
-
-
-def test_job_threads_never_exceed_the_job_limit_or_the_machine(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert job_threads(4, 1) == 1  # `--cores 8` on 2 cores grants 4; threads_per_job says 1
-    assert job_threads(8) == 2  # granted more cores than the machine has
-    assert job_threads(8, 4) == 2
-    assert job_threads(1) == 1
-    assert job_threads(2, 3) == 2
 
 
 def test_resolve_package_spec():

@@ -103,18 +103,20 @@ def planned_threads(output: str) -> dict[str, set[int]]:
 def test_torch_jobs_share_out_the_real_cores_and_benchmarks_run_alone(tmp_path):
     import os
 
-    from slimrank.models import job_threads
+    from slimrank.config import job_threads
 
     # `--cores 8` (the README's command) on whatever this machine has; the later flag wins.
-    done = run_snakemake(tmp_path, tiny_workflow_config(), "all", "--dry-run", "--cores", "8")
+    config = tiny_workflow_config()
+    done = run_snakemake(tmp_path, config, "all", "--dry-run", "--cores", "8")
     assert done.returncode == 0, done.stderr[-3000:]
     threads = planned_threads(done.stdout + done.stderr)
     machine = min(8, os.cpu_count())
     for rule in ("train_model", "rerank_shard"):
         (claimed,) = threads[rule]
         # Jobs Snakemake runs at once times the torch threads each uses: the whole machine,
-        # never more (threads_per_job is 1 in the default).
-        assert (8 // claimed) * job_threads(claimed, 1) == machine, (rule, claimed)
+        # never more.
+        at_once = 8 // claimed
+        assert at_once * job_threads(claimed, config["threads_per_job"]) == machine, claimed
     assert threads["benchmark_model"] == {8}  # the whole budget: nothing runs beside it
 
 

@@ -115,16 +115,6 @@ def pick_device(preference: str = "auto") -> torch.device:
     return device
 
 
-def job_threads(granted: int, per_job: int | None = None) -> int:
-    """Torch threads for a job Snakemake granted ``granted`` cores.
-
-    At most ``per_job`` (None: no limit) and never more than this machine has, since
-    ``--cores 8`` on a 2-core machine grants a job more cores than exist. Computed inside the
-    job, so that on a cluster node it is that node's core count that counts.
-    """
-    return max(1, min(granted, per_job or granted, os.cpu_count() or 1))
-
-
 def load_cross_encoder(
     path_or_spec: str | os.PathLike, device: str | torch.device | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -3,6 +3,7 @@
 from slimrank.config import (
     ConfigError,
     check_config,
+    job_cores,
     local_datasets,
     splits_with_role,
 )
@@ -34,14 +35,10 @@ LOCAL_DATASET_ENTRIES = {
 if config.get("ir_datasets_home"):
     os.environ.update(IR_DATASETS_HOME=str(REPO / config["ir_datasets_home"]))
 
-# Cores the local machine really has for the jobs: `--cores 8` on a 2-core machine means 2.
-MACHINE_CORES = min(workflow.cores, os.cpu_count() or 1)
-# Torch threads of a training or scoring job: `threads_per_job`, or every core when null.
-TORCH_THREADS = min(config["threads_per_job"] or MACHINE_CORES, MACHINE_CORES)
-# What such a job claims of Snakemake's --cores budget: its share of the real machine, so that
-# `--cores 8` on 2 cores runs two one-thread jobs at a time, not eight. (A cluster profile
-# sets threads per rule with set-threads; the job then caps its torch threads itself.)
-TORCH_JOB_CORES = max(1, workflow.cores * TORCH_THREADS // MACHINE_CORES)
+# Training and scoring jobs claim their share of the real machine (`--cores 8` on 2 cores with
+# one thread per job: two at a time, not eight); a cluster profile sets threads per rule with
+# set-threads, and each job caps its torch threads itself (job_threads).
+TORCH_JOB_CORES = job_cores(workflow.cores, config["threads_per_job"])
 
 SPLITS = list(config["splits"])
 TRAIN_SPLIT = splits_with_role(config, "train")[0]

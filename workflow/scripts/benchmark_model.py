@@ -4,9 +4,9 @@ import json
 
 import torch
 
+from slimrank.config import job_threads
 from slimrank.efficiency import benchmark_pairs, benchmark_variant
 from slimrank.logs import setup
-from slimrank.models import job_threads
 from slimrank.trec import atomic_output, read_run, read_tsv_pairs
 
 log = setup(snakemake.log[0])

@@ -3,8 +3,9 @@ their first-stage order."""
 
 import torch
 
+from slimrank.config import job_threads
 from slimrank.logs import setup
-from slimrank.models import job_threads, load_cross_encoder, pick_device
+from slimrank.models import load_cross_encoder, pick_device
 from slimrank.quantize import load_quantized
 from slimrank.rerank import append_first_stage_tail, rerank_run, shard_of
 from slimrank.trec import read_run, read_tsv_pairs, write_run

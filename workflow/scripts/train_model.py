@@ -4,8 +4,8 @@ import json
 
 import torch
 
+from slimrank.config import job_threads
 from slimrank.logs import setup
-from slimrank.models import job_threads
 from slimrank.pairs import read_groups
 from slimrank.training import TrainSettings, train_cross_encoder
 from slimrank.trec import atomic_output, read_qrels, read_run, read_tsv_pairs
