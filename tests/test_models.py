@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from slimrank.models import (
+    autocast,
     encode_pairs,
     load_cross_encoder,
+    native_bf16,
     pick_device,
     resolve_model_path,
+    resolve_precision,
     save_cross_encoder,
 )
 from slimrank.rerank import score_pairs
@@ -129,3 +132,52 @@ def test_packaged_minilm_scores_two_pairs():
     assert model.config.num_hidden_layers == 6
     scores = score_pairs(model, tokenizer, PAIRS[:2], batch_size=2, max_length=64, progress=False)
     assert len(scores) == 2 and all(isinstance(s, float) and math.isfinite(s) for s in scores)
+
+
+# ----------------------------------------------------------------------------- precision
+@pytest.mark.parametrize(("amx", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_follows_the_cpu(monkeypatch, amx, expected):
+    """auto: bf16 on a CPU with AMX tiles, fp32 without (AVX512-BF16 alone was slower)."""
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert native_bf16("cpu") is amx
+    assert resolve_precision("auto", "cpu") == expected
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_forced_precisions_ignore_the_hardware(monkeypatch, amx):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+
+
+def test_auto_precision_on_cuda_follows_bf16_support(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for supported, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda s=supported: s)
+        assert resolve_precision("auto", "cuda") == expected
+
+
+def test_unknown_precision_is_an_error():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="resolve precision"):
+        autocast("cpu", "auto")
+
+
+def test_bf16_scoring_is_autocast_and_fp32_is_plain(tiny_model_dir):
+    """score_pairs in fp32 equals a plain float32 forward pass; bf16 differs a little."""
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    pairs = [("what is a cat", "a cat is an animal"), ("a dog", "dogs bark at night")]
+    options = {"batch_size": 2, "max_length": 32, "progress": False}
+    fp32 = score_pairs(model, tokenizer, pairs, precision="fp32", **options)
+    bf16 = score_pairs(model, tokenizer, pairs, precision="bf16", **options)
+    with torch.inference_mode():
+        plain = (
+            model(**encode_pairs(tokenizer, *zip(*pairs, strict=True), 32))
+            .logits.squeeze(-1)
+            .tolist()
+        )
+    assert fp32 == pytest.approx(plain, abs=1e-6)
+    assert fp32 != bf16
+    assert bf16 == pytest.approx(fp32, abs=0.05)

@@ -171,9 +171,14 @@ def test_schedule_warms_up_and_decays_without_zero_steps():
     assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
 
 
-@pytest.mark.parametrize(("loss", "bf16"), [("bce", False), ("lce", False), ("lce", True)])
-def test_short_training_writes_a_loadable_model(tiny_model_dir, tiny_corpus, tmp_path, loss, bf16):
-    summary = _train(tiny_model_dir, tiny_corpus, _settings(loss=loss, bf16=bf16), tmp_path)
+@pytest.mark.parametrize(("loss", "precision"), [("bce", "fp32"), ("lce", "fp32"), ("lce", "bf16")])
+def test_short_training_writes_a_loadable_model(
+    tiny_model_dir, tiny_corpus, tmp_path, loss, precision
+):
+    summary = _train(
+        tiny_model_dir, tiny_corpus, _settings(loss=loss, precision=precision), tmp_path
+    )
+    assert summary["precision"] == precision == summary["settings"]["precision"]
     assert summary["steps"] == 6 and summary["resumed_from"] is None
     assert [step for step, _ in summary["history"]] == [3, 6]
     assert summary["best_step"] in (3, 6)
@@ -264,3 +269,39 @@ def test_training_reduces_the_loss(tiny_model_dir, tiny_corpus, tmp_path):
     summary = _train(tiny_model_dir, tiny_corpus, settings, tmp_path)
     losses = [loss for _, loss in summary["loss_history"]]
     assert len(losses) == 3 and losses[-1] < 0.75 * losses[0], losses
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_resolved_and_recorded(
+    tiny_model_dir, tiny_corpus, tmp_path, monkeypatch, native, expected
+):
+    """``auto`` trains in what the hardware runs natively and the summary says which."""
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    summary = _train(
+        tiny_model_dir, tiny_corpus, _settings(precision="auto", max_steps=1), tmp_path
+    )
+    assert summary["precision"] == expected == summary["settings"]["precision"]
+
+
+def test_forced_fp32_is_the_plain_float32_loss(tiny_model_dir, tiny_corpus, monkeypatch):
+    """precision fp32 is today's arithmetic (no autocast), even where bf16 is native; bf16
+    autocast is a different computation."""
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    groups = sample_training_groups(
+        tiny_corpus["qrels"], tiny_corpus["run"], negatives_per_positive=3, negative_depth=8,
+        seed=0, log=lambda _: None,
+    )  # fmt: skip
+    queries, collection = tiny_corpus["queries"], tiny_corpus["collection"]
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        settings = _settings(precision=precision)
+        losses[precision], _ = group_loss(
+            model, tokenizer, groups[:2], queries, collection, settings, torch.device("cpu")
+        )
+    with torch.autocast("cpu", enabled=False):
+        plain, _ = group_loss(
+            model, tokenizer, groups[:2], queries, collection, _settings(), torch.device("cpu")
+        )
+    assert losses["fp32"].item() == plain.item()
+    assert losses["bf16"].item() != plain.item()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
-from slimrank.models import load_cross_encoder, pick_device
+from slimrank.models import load_cross_encoder, pick_device, resolve_precision
 from slimrank.params import count_parameters
 from slimrank.quantize import is_quantized, quantize_dynamic_int8
 from slimrank.rerank import score_pairs
@@ -43,6 +43,7 @@ BENCHMARK_KEYS: tuple[str, ...] = (
     "torch_version",
     "threads",
     "dtype",
+    "precision",
     "n_pairs",
     "batch_size",
     "max_length",
@@ -111,12 +112,13 @@ def _score_seconds(
     batch_size: int,
     max_length: int,
     device: torch.device,
+    precision: str = "fp32",
 ) -> float:
     """Wall-clock seconds of one ``score_pairs`` pass (its ``.cpu()`` synchronises CUDA)."""
     start = time.perf_counter()
     score_pairs(
         model, tokenizer, pairs, batch_size=batch_size, max_length=max_length, device=device,
-        progress=False,
+        precision=precision, progress=False,
     )  # fmt: skip
     return time.perf_counter() - start
 
@@ -157,6 +159,7 @@ def benchmark_model(
     repeats: int = 5,
     latency_depth: int = 100,
     num_threads: int | None = None,
+    precision: str = "fp32",
 ) -> dict:
     """Measure reranking throughput, top-k latency and peak memory of ``model``.
 
@@ -173,7 +176,8 @@ def benchmark_model(
       the benchmark (``None`` on CPU).
     * Context: ``device``, ``torch_version``, ``threads`` (``torch.get_num_threads()`` during
       the run; ``num_threads`` sets it for the call), ``dtype`` (``int8-dynamic`` for a
-      quantized model), ``mean_tokens`` (mean unpadded pair length).
+      quantized model), ``precision`` (the resolved autocast of the scoring: ``fp32`` or
+      ``bf16``), ``mean_tokens`` (mean unpadded pair length).
 
     The model must already be on ``device`` (``None``: wherever it is). Keys are listed in
     :data:`BENCHMARK_KEYS`; the dict is JSON-ready.
@@ -190,16 +194,16 @@ def benchmark_model(
         rss_before = _peak_rss_mb()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
+        args = (max_length, device, precision)
         for _ in range(warmup):
-            _score_seconds(model, tokenizer, pairs[:batch_size], batch_size, max_length, device)
+            _score_seconds(model, tokenizer, pairs[:batch_size], batch_size, *args)
         seconds = [
-            _score_seconds(model, tokenizer, pairs, batch_size, max_length, device)
-            for _ in range(repeats)
+            _score_seconds(model, tokenizer, pairs, batch_size, *args) for _ in range(repeats)
         ]
         for _ in range(warmup):
-            _score_seconds(model, tokenizer, latency_pairs, depth, max_length, device)
+            _score_seconds(model, tokenizer, latency_pairs, depth, *args)
         latency = [
-            1000.0 * _score_seconds(model, tokenizer, latency_pairs, depth, max_length, device)
+            1000.0 * _score_seconds(model, tokenizer, latency_pairs, depth, *args)
             for _ in range(repeats)
         ]
         peak_cuda = (
@@ -211,6 +215,7 @@ def benchmark_model(
         "torch_version": torch.__version__,
         "threads": threads,
         "dtype": _model_dtype(model),
+        "precision": precision,
         "n_pairs": len(pairs),
         "batch_size": batch_size,
         "max_length": max_length,
@@ -359,24 +364,34 @@ def compare_throughput(
     repeats: int = 3,
     latency_depth: int = 100,
     num_threads: int | None = None,
+    precision: str = "fp32",
+    reference_precision: str | None = None,
 ) -> dict:
     """Benchmark ``model`` and ``reference`` (the full model) in alternation, in one process.
 
     Absolute times on a shared machine drift; alternating single repeats of the two models
     exposes both to the same load, so the ratio of their medians is what can be quoted. Each
-    model warms up once, before the first round.
+    model warms up once, before the first round. ``reference_precision`` (default: the
+    model's) is the reference's resolved precision: an int8 model against a bf16 reference.
     Returns the model's :func:`benchmark_model` record plus ``reference_pairs_per_s``,
     ``pairs_per_s_ratio`` and ``latency_ratio`` (model over reference).
     """
     kwargs = dict(batch_size=batch_size, max_length=max_length, repeats=1)
     kwargs.update(latency_depth=latency_depth, num_threads=num_threads)
+    reference_precision = reference_precision or precision
     mine, theirs = [], []
     for round_ in range(repeats):
         # Only the first round warms up (one untimed batch and latency call per model): later
         # rounds find the kernels and buffers of the same shapes ready.
         warmup = 1 if round_ == 0 else 0
-        theirs.append(benchmark_model(reference, tokenizer, pairs, warmup=warmup, **kwargs))
-        mine.append(benchmark_model(model, tokenizer, pairs, warmup=warmup, **kwargs))
+        theirs.append(
+            benchmark_model(
+                reference, tokenizer, pairs, warmup=warmup, precision=reference_precision, **kwargs
+            )
+        )
+        mine.append(
+            benchmark_model(model, tokenizer, pairs, warmup=warmup, precision=precision, **kwargs)
+        )
     record = dict(mine[-1])
     throughput = [r["throughput_pairs_per_s"] for r in mine]
     latency = [r["latency_ms"] for r in mine]
@@ -432,6 +447,7 @@ def benchmark_variant(
     repeats: int,
     latency_depth: int,
     sparse_check: bool = False,
+    precision: str = "fp32",
 ) -> dict:
     """The efficiency record of one saved model (an int8 variant: its fp32 source, quantized).
 
@@ -439,9 +455,12 @@ def benchmark_variant(
     same process; sizes on disk from :func:`slimrank.sparse.checkpoint_sizes`; non-zero count and
     FLOPs from the fp32 weights (int8 changes the arithmetic, not the count of multiplies);
     with ``sparse_check``, :func:`sparse_linear_speed` of the CSR path against dense (``csr_*``).
-    int8 runs on the CPU whatever ``device`` says (dynamic quantization is a CPU kernel).
+    int8 runs on the CPU whatever ``device`` says (dynamic quantization is a CPU kernel), in
+    fp32; the full model in ``precision`` (``auto`` resolved for the device), as it reranks.
     """
     target = pick_device("cpu" if int8 else device)
+    reference_precision = resolve_precision(precision, target)
+    model_precision = "fp32" if int8 else reference_precision
     fp32, tokenizer = load_cross_encoder(model_dir)
     model = quantize_dynamic_int8(fp32) if int8 else fp32
     full, _ = load_cross_encoder(full_dir)
@@ -456,6 +475,8 @@ def benchmark_variant(
         max_length=max_length,
         repeats=repeats,
         latency_depth=latency_depth,
+        precision=model_precision,
+        reference_precision=reference_precision,
     )
     fp32.to("cpu")
     seq_len = round(record["mean_tokens"])

@@ -683,7 +683,8 @@ def numbers_macros(
       ``nonzerosPct`` (% of full's parameters), ``sparsity``/``targetSparsity`` (% encoder
       Linear weights, 1 decimal), ``layers``, ``size`` (MB, 1 decimal);
     * with ``efficiency``: ``throughput`` (pairs/s, 1 decimal), ``speedup`` (ratio to full,
-      2 decimals), ``latency`` (ms, 1 decimal);
+      2 decimals), ``latency`` (ms, 1 decimal); ``scoringPrecision`` and ``scoringDevice``
+      (the full model's row: ``fp32``/``bf16``, ``cpu``/``cuda``);
     * ``count+Name`` for each entry of ``counts``.
     """
     out = _Macros()
@@ -828,6 +829,12 @@ def _efficiency_macros(out: _Macros, efficiency: pd.DataFrame) -> None:
         for variant, value in zip(efficiency["variant"], efficiency[column], strict=True):
             if pd.notna(value):
                 out.add(macro_name(prefix, variant), f"{float(value):.{decimals}f}")
+    # The arithmetic the models were timed (and scored) in: `precision: auto` resolves per
+    # machine, so the paper names what this machine used, with its device.
+    full = efficiency.loc[efficiency["variant"] == FULL]
+    for column, name in (("precision", "scoring-precision"), ("device", "scoring-device")):
+        if column in full.columns and not full.empty and pd.notna(full[column].iloc[0]):
+            out.add(macro_name(name), latex_escape(str(full[column].iloc[0])))
 
 
 def parse_macros(text: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from slimrank.models import encode_pairs
+from slimrank.models import autocast, encode_pairs
 from slimrank.trec import Run, ranked
 
 
@@ -28,6 +28,7 @@ def score_pairs(
     batch_size: int,
     max_length: int,
     device: str | torch.device | None = None,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> list[float]:
     """Relevance logits for ``(query, passage)`` pairs, returned in input order.
@@ -35,7 +36,8 @@ def score_pairs(
     Pairs are batched by character length (a cheap proxy for token length) so that each batch
     pads little; that is the main speed lever on CPU. The model must already be on ``device``
     (``None``: the model's device); its train/eval mode is restored afterwards, so the trainer
-    can evaluate mid-training.
+    can evaluate mid-training. ``precision`` is a resolved one (``fp32`` or ``bf16`` autocast,
+    :func:`slimrank.models.resolve_precision`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -45,7 +47,7 @@ def score_pairs(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, precision):
             starts = range(0, len(order), batch_size)
             for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress):
                 index = order[start : start + batch_size]
@@ -74,6 +76,7 @@ def rerank_run(
     batch_size: int,
     max_length: int,
     device: str | torch.device | None = None,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> Run:
     """Rescore each query's ``depth`` best first-stage documents; return only those.
@@ -103,6 +106,7 @@ def rerank_run(
             batch_size=batch_size,
             max_length=max_length,
             device=device,
+            precision=precision,
             progress=False,
         )
         out[qid] = dict(zip(docids, scores, strict=True))

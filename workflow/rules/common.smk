@@ -123,6 +123,7 @@ def training_settings(wildcards):
     if settings.get("seed") is None:
         settings["seed"] = config["seed"]
     settings["max_length"] = config["model"]["max_length"]
+    settings["precision"] = config["precision"]
     return settings
 
 

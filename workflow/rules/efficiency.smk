@@ -29,6 +29,7 @@ rule benchmark_model:
         },
         max_length=config["model"]["max_length"],
         device=config["training"]["device"],
+        precision=config["precision"],
         int8=lambda wc: wc.model.endswith("-int8"),
         sparse_check=lambda wc: wc.model in config["efficiency"]["sparse_check"],
     script:

@@ -30,6 +30,7 @@ record = benchmark_variant(
     repeats=settings["repeats"],
     latency_depth=settings["latency_depth"],
     sparse_check=snakemake.params.sparse_check,
+    precision=snakemake.params.precision,
 )
 record = {"model": snakemake.wildcards.model, **record}
 log.info(
