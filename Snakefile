@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -22,15 +23,26 @@ os.environ.update(
 # of compilation in every evaluation job.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
 
+from slimrank.config import ConfigError, check_yaml_file, schema_error_message
 
 # The embedded default, unless a config file is named on the command line: a paper-scale config
 # replaces it whole rather than being merged into it key by key.
+# (A file named with --configfile is read by Snakemake before this code runs; its YAML errors
+# are Snakemake's own message.)
 if not workflow.overwrite_configfiles:
+    try:
+        check_yaml_file(REPO / "config/config.yaml")
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
 
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# A schema error names the key and the offending value, not the whole schema.
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as error:
+    raise WorkflowError(schema_error_message(error)) from None
 
 
 include: "workflow/rules/common.smk"

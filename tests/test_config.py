@@ -7,7 +7,19 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from slimrank.config import ConfigError, check_config, job_cores, job_threads
+from slimrank.config import (
+    FIGURE_METRICS,
+    RANX_METRICS,
+    ConfigError,
+    check_config,
+    check_model_layers,
+    check_references,
+    check_yaml_file,
+    data_job_entries,
+    job_cores,
+    job_threads,
+    schema_error_message,
+)
 
 from .conftest import REPO
 
@@ -140,3 +152,165 @@ def test_job_threads_never_exceed_the_job_limit_or_the_machine(monkeypatch):
     assert job_threads(8, 4) == 2
     assert job_threads(1) == 1
     assert job_threads(2, 3) == 2
+
+
+# --------------------------------------------------------------------- names that must exist
+def referenced(edit):
+    """The ConfigError message of check_references on the default config after ``edit``."""
+    config = default_config()
+    validate(config, SCHEMA)
+    edit(config)
+    with pytest.raises(ConfigError) as info:
+        check_references(copy.deepcopy(config))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "msmarco.yaml"])
+def test_shipped_configs_name_only_things_that_exist(name):
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    validate(config, SCHEMA)
+    check_references(config)
+    check_model_layers(config)  # msmarco.yaml: bert-base-uncased, checked only when cached
+
+
+def test_unknown_ir_datasets_id_is_rejected_naming_the_source_key():
+    def edit(c):
+        c["splits"]["valid"]["sources"] = ["msmarco-passage/trec-dl-2031/judged"]
+
+    message = referenced(edit)
+    assert "splits.valid.sources[0]: 'msmarco-passage/trec-dl-2031/judged' is neither" in message
+
+
+def test_local_dataset_without_subset_is_no_split_source():
+    def edit(c):
+        c["splits"]["dl19"]["sources"] = ["msmarco-passage-mini"]
+
+    assert "splits.dl19.sources[0]: 'msmarco-passage-mini' is the documents" in referenced(edit)
+
+
+@pytest.mark.parametrize("split", ["dl20", "valid"])
+def test_paper_split_must_be_a_test_split(split):
+    def edit(c):
+        c["paper"]["split"] = split
+
+    assert f"paper.split: {split!r} is not a test split (test splits: ['dl19'])" in referenced(edit)
+
+
+@pytest.mark.parametrize("key", ["int8", "sparse_check"])
+def test_efficiency_lists_must_name_variants(key):
+    def edit(c):
+        c["efficiency"][key] = ["drop-L3", "drop-L7"]
+
+    assert f"efficiency.{key}: ['drop-L7'] name no model variant" in referenced(edit)
+
+
+def test_metric_names_must_be_known_to_ranx():
+    def edit(c):
+        c["evaluation"]["metrics"].append("precison@5")
+
+    assert "evaluation.metrics[5]: ranx has no metric 'precison@5'" in referenced(edit)
+
+
+def test_figure_and_table_metrics_must_be_evaluated():
+    def no_mrr(c):
+        c["evaluation"]["metrics"] = ["ndcg@10", "map@1000"]
+        c["paper"]["table_metrics"] = ["ndcg@10"]
+
+    assert "evaluation.metrics: 'mrr@10' is missing; the figures plot" in referenced(no_mrr)
+
+    def table(c):
+        c["paper"]["table_metrics"] = ["ndcg@10", "recall@10"]
+
+    assert "paper.table_metrics[1]: 'recall@10' is not in evaluation.metrics" in referenced(table)
+
+
+def test_metric_lists_match_ranx_and_the_figures():
+    from ranx.metrics import metric_switch
+
+    from slimrank.figures import DEFAULT_METRICS
+
+    for name in RANX_METRICS:
+        metric_switch(name)  # raises ValueError for a name ranx does not know
+    with pytest.raises(ValueError):
+        metric_switch("precison")
+    assert FIGURE_METRICS == DEFAULT_METRICS
+
+
+def test_layer_counts_above_the_base_model_are_rejected():
+    config = default_config()
+    validate(config, SCHEMA)
+    check_model_layers(config)  # the packaged 6-layer MiniLM: 2, 3, 4 are fine
+    config["compression"]["layers"] = [2, 8]
+    with pytest.raises(ConfigError) as info:
+        check_model_layers(config)
+    message = str(info.value)
+    assert "compression.layers: [8] exceed the 6 layers of model.base" in message
+    assert "config.json" in message
+
+
+def test_layer_count_is_read_from_a_local_model_folder(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "num_hidden_layers": 2}')
+    config = {"model": {"base": str(tmp_path)}, "compression": {"layers": [3]}}
+    with pytest.raises(ConfigError, match="exceed the 2 layers"):
+        check_model_layers(config)
+    # A hub id without a cached config.json is not checked.
+    check_model_layers({"model": {"base": "nobody/no-such-model"}, "compression": {"layers": [99]}})
+
+
+def test_data_jobs_get_only_the_entries_they_read():
+    local = default_config()["local_datasets"]
+    local["msmarco-passage-mini"]["dir"] = "/data/mini"
+    assert data_job_entries(local, ["msmarco-passage-mini"], docs_only=True) == {
+        "msmarco-passage-mini": {
+            "dir": "/data/mini",
+            "docs": "collection.tsv.gz",
+            "expected_docs": 51128,
+            "subsets": {},
+        }
+    }
+    entries = data_job_entries(
+        local, ["msmarco-passage-mini/dl19", "msmarco-passage/dev/small"], docs_only=False
+    )
+    assert entries == {
+        "msmarco-passage-mini": {
+            "dir": "/data/mini",
+            "docs": "collection.tsv.gz",
+            "subsets": {"dl19": {"queries": "queries.dl19.tsv", "qrels": "qrels.dl19.txt"}},
+        }
+    }
+
+
+# ----------------------------------------------------------------------------- short messages
+def short_schema_error(config) -> str:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, SCHEMA)
+    return schema_error_message(info.value)
+
+
+def test_unknown_top_level_key_gives_a_one_line_message():
+    config = default_config()
+    config["colour"] = "red"
+    message = short_schema_error(config)
+    assert message == (
+        "invalid config: config (top level): Additional properties are not allowed "
+        "('colour' was unexpected)"
+    )
+
+
+def test_schema_error_names_the_key_and_the_value():
+    config = default_config()
+    config["splits"]["dl19"]["sample"] = "all"
+    message = short_schema_error(config)
+    assert message.startswith("invalid config: config key splits.dl19.sample: ")
+    assert "(value: 'all')" in message and len(message) < 300
+    config = default_config()
+    config["efficiency"]["int8"] = ["full", 3]
+    assert "config key efficiency.int8[1]: 3 is not of type 'string'" in short_schema_error(config)
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("seed: 13\nsplits:\n  dl19: {role: test\n  valid: x\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml:4:\d+: invalid YAML"):
+        check_yaml_file(path)
+    check_yaml_file(REPO / "config/config.yaml")

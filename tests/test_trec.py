@@ -60,3 +60,18 @@ def test_atomic_output_leaves_nothing_when_the_writer_fails(tmp_path):
             out.write("half a line")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_output_gets_the_umask_mode_not_mkstemps(tmp_path, umask, mode):
+    import os
+
+    from slimrank.trec import atomic_output
+
+    before = os.umask(umask)
+    try:
+        with atomic_output(tmp_path / "out.txt") as out:
+            out.write("x\n")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == mode

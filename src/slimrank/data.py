@@ -8,8 +8,9 @@ so the rest of the workflow has one loader for both.
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from ir_datasets.datasets.base import Dataset
 from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
 from ir_datasets.util import GzipExtract, LocalDownload
 
-from slimrank.trec import Qrels
+from slimrank.trec import Qrels, Run
+
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -40,6 +43,7 @@ class LocalDataset:
     docs: str
     subsets: Mapping[str, LocalSubset] = field(default_factory=dict)
     config_key: str = "local_datasets"
+    expected_docs: int | None = None
 
     def files(self) -> dict[str, Path]:
         """Every file the dataset needs, keyed by the config key that names it."""
@@ -61,6 +65,16 @@ class LocalDataset:
             if not path.is_file():
                 raise DataError(f"data file {path} does not exist (config key {key})")
 
+    def source_files(self, subset: str, kinds: Iterable[str]) -> list[str]:
+        """The files a job reading ``kinds`` (docs, queries, qrels) of ``<name>/<subset>`` reads."""
+        files = []
+        for kind in kinds:
+            if kind == "docs":
+                files.append(self.dir / self.docs)
+            else:
+                files.append(self.dir / getattr(self.subsets[subset], kind))
+        return [str(path) for path in files]
+
 
 def local_dataset_from_config(name: str, entry: Mapping, root: Path) -> LocalDataset:
     """Build a ``LocalDataset`` from a config entry; relative folders resolve against ``root``."""
@@ -71,7 +85,13 @@ def local_dataset_from_config(name: str, entry: Mapping, root: Path) -> LocalDat
         subset: LocalSubset(queries=files["queries"], qrels=files["qrels"])
         for subset, files in entry.get("subsets", {}).items()
     }
-    return LocalDataset(name=name, dir=folder, docs=entry["docs"], subsets=subsets)
+    return LocalDataset(
+        name=name,
+        dir=folder,
+        docs=entry["docs"],
+        subsets=subsets,
+        expected_docs=entry.get("expected_docs"),
+    )
 
 
 def _download(path: Path):
@@ -116,6 +136,11 @@ def _records(dataset_id: str, kind: str, config_key: str) -> Iterator:
         ) from error
 
 
+def source_file(dataset_id: str, kind: str) -> str:
+    """The file ``kind`` (docs, queries, qrels) of an ir_datasets id is read from."""
+    return _source_path(ir_datasets.load(dataset_id), kind)
+
+
 def _source_path(dataset, kind: str) -> str:
     handler = getattr(dataset, f"{kind}_handler", lambda: None)()
     for attr in ("_dlc", "_queries_dlc", "_qrels_dlc", "_docs_dlc"):
@@ -128,36 +153,101 @@ def _source_path(dataset, kind: str) -> str:
     return "(unknown file)"
 
 
-def load_docs(dataset_id: str, config_key: str = "collection") -> Iterator[tuple[str, str]]:
-    """Yield ``(doc_id, text)``; documents with several fields are joined with a space."""
-    for doc in _records(dataset_id, "docs", config_key):
+def load_docs(
+    dataset_id: str,
+    config_key: str = "collection",
+    expected: int | None = None,
+    expected_key: str = "",
+) -> Iterator[tuple[str, str]]:
+    """Yield ``(doc_id, text)``; documents with several fields are joined with a space.
+
+    A document id seen twice is an error (BM25 and the collection file would disagree), and so
+    is a count other than ``expected`` (set by the config key ``expected_key``) at the end.
+    """
+    first: dict[str, int] = {}
+    number = 0
+    for number, doc in enumerate(_records(dataset_id, "docs", config_key), start=1):
         text = getattr(doc, "text", None)
         if text is None:
             text = " ".join(str(value) for value in doc[1:])
         if not doc.doc_id:
-            raise DataError(f"empty document id in {dataset_id!r} (config key {config_key})")
+            raise DataError(
+                f"{source_file(dataset_id, 'docs')}: empty document id in record {number} of "
+                f"{dataset_id!r} (config key {config_key})"
+            )
+        if doc.doc_id in first:
+            raise DataError(
+                f"{source_file(dataset_id, 'docs')}: document id {doc.doc_id} appears twice "
+                f"(records {first[doc.doc_id]} and {number}) in {dataset_id!r} "
+                f"(config key {config_key})"
+            )
+        first[doc.doc_id] = number
         yield doc.doc_id, " ".join(text.split())
+    if expected is not None and number != expected:
+        raise DataError(
+            f"{source_file(dataset_id, 'docs')}: {number} documents in {dataset_id!r}, "
+            f"expected {expected} (config key {expected_key or config_key})"
+        )
 
 
 def load_queries(dataset_id: str, config_key: str) -> dict[str, str]:
-    """Queries of an ir_datasets id as ``{qid: text}``."""
+    """Queries of an ir_datasets id as ``{qid: text}``; a query id seen twice is an error."""
     queries: dict[str, str] = {}
-    for query in _records(dataset_id, "queries", config_key):
+    first: dict[str, int] = {}
+    for number, query in enumerate(_records(dataset_id, "queries", config_key), start=1):
         if not query.query_id:
-            raise DataError(f"empty query id in {dataset_id!r} (config key {config_key})")
+            raise DataError(
+                f"{source_file(dataset_id, 'queries')}: empty query id in record {number} of "
+                f"{dataset_id!r} (config key {config_key})"
+            )
+        if query.query_id in first:
+            raise DataError(
+                f"{source_file(dataset_id, 'queries')}: query id {query.query_id} appears twice "
+                f"(records {first[query.query_id]} and {number}) in {dataset_id!r} "
+                f"(config key {config_key})"
+            )
+        first[query.query_id] = number
         queries[query.query_id] = " ".join(query.text.split())
     if not queries:
         raise DataError(f"{dataset_id!r} has no queries (config key {config_key})")
     return queries
 
 
-def load_qrels(dataset_id: str, config_key: str) -> Qrels:
-    """Qrels of an ir_datasets id as ``{qid: {doc_id: grade}}``."""
+def load_qrels(dataset_id: str, config_key: str, counts: dict | None = None) -> Qrels:
+    """Qrels of an ir_datasets id as ``{qid: {doc_id: grade}}``.
+
+    A query-document pair judged twice with different grades is an error naming both records;
+    an exact repeat is dropped with a warning and counted in ``counts["repeated_qrels"]``.
+    """
     qrels: Qrels = {}
-    for qrel in _records(dataset_id, "qrels", config_key):
-        qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
+    first: dict[tuple[str, str], int] = {}
+    repeated = 0
+    for number, qrel in enumerate(_records(dataset_id, "qrels", config_key), start=1):
+        judged = qrels.setdefault(qrel.query_id, {})
+        grade = int(qrel.relevance)
+        pair = (qrel.query_id, qrel.doc_id)
+        if pair in first:
+            if judged[qrel.doc_id] != grade:
+                raise DataError(
+                    f"{source_file(dataset_id, 'qrels')}: query {qrel.query_id} document "
+                    f"{qrel.doc_id} is judged {judged[qrel.doc_id]} in record {first[pair]} and "
+                    f"{grade} in record {number} of {dataset_id!r} (config key {config_key})"
+                )
+            repeated += 1
+            continue
+        first[pair] = number
+        judged[qrel.doc_id] = grade
     if not qrels:
         raise DataError(f"{dataset_id!r} has no qrels (config key {config_key})")
+    if repeated:
+        log.warning(
+            "%s: %d qrels lines repeat an earlier line exactly and are ignored (config key %s)",
+            source_file(dataset_id, "qrels"),
+            repeated,
+            config_key,
+        )
+    if counts is not None:
+        counts["repeated_qrels"] = counts.get("repeated_qrels", 0) + repeated
     return qrels
 
 
@@ -185,20 +275,27 @@ def build_split(
     exclude: Iterable[str] = (),
     sample: int | None = None,
     seed: int = 0,
+    max_missing_judged: float | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Split:
     """Merge sources into one split: drop excluded queries and, where asked, queries without a
     judged positive in the collection, then take a seeded sample of ``sample`` queries.
 
     Queries keep only the qrels of the source that supplied them; a query in two sources is an
-    error, since its judgements would be ambiguous.
+    error, since its judgements would be ambiguous. Judged documents missing from the
+    collection (over the queries left after exclusion) are counted; a share above
+    ``max_missing_judged`` is an error naming the source (``labels``: one per source, for
+    messages) and the config key, and so is a split left with no query.
     """
     queries: dict[str, str] = {}
     qrels: Qrels = {}
-    for source_queries, source_qrels in sources:
+    origin: dict[str, int] = {}
+    for index, (source_queries, source_qrels) in enumerate(sources):
         for qid, text in source_queries.items():
             if qid in queries:
                 raise DataError(f"split {name}: query {qid} appears in two of its sources")
             queries[qid] = text
+            origin[qid] = index
             if qid in source_qrels:
                 qrels[qid] = dict(source_qrels[qid])
     counts = {"source_queries": len(queries)}
@@ -210,6 +307,20 @@ def build_split(
     unjudged = [qid for qid in kept if qid not in qrels]
     kept = [qid for qid in kept if qid in qrels]
     counts["without_qrels"] = len(unjudged)
+
+    missing = [(qid, doc) for qid in kept for doc in qrels[qid] if doc not in collection_ids]
+    counts["judged"] = sum(len(qrels[qid]) for qid in kept)
+    counts["judged_not_in_collection"] = len(missing)
+    share = len(missing) / counts["judged"] if counts["judged"] else 0.0
+    if max_missing_judged is not None and share > max_missing_judged:
+        qid, doc = missing[0]
+        source = labels[origin[qid]] if labels else f"source {origin[qid] + 1}"
+        raise DataError(
+            f"split {name}: {len(missing)} of {counts['judged']} judged documents "
+            f"({share:.1%}) are not in the collection, first query {qid} document {doc} of "
+            f"{source}; more than splits.{name}.max_missing_judged = {max_missing_judged} "
+            "(a truncated collection or the wrong qrels file?)"
+        )
 
     if require_positive:
         with_positive = [
@@ -224,6 +335,11 @@ def build_split(
         kept = random.Random(seed).sample(sorted(kept), sample)
     kept_set = set(kept)
     counts["queries"] = len(kept)
+    if not kept:
+        raise DataError(
+            f"split {name}: no query is left ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
+            f"(config key splits.{name})"
+        )
     return Split(
         name=name,
         queries={qid: queries[qid] for qid in queries if qid in kept_set},
@@ -242,3 +358,16 @@ def check_disjoint(split: Split, others: Mapping[str, Iterable[str]]) -> None:
                 f"query {shared[0]} is in both split {split.name} and split {other} "
                 f"({len(shared)} shared queries); splits must be disjoint"
             )
+
+
+def restrict_run(run: Run, queries: Iterable[str], run_file: str, config_key: str) -> Run:
+    """The part of a published run on ``queries``; none of them in the run is an error naming
+    the file and the config key of the run's split."""
+    wanted = set(queries)
+    kept = {qid: docs for qid, docs in run.items() if qid in wanted}
+    if not kept:
+        raise DataError(
+            f"{run_file}: none of its {len(run)} queries is in the split (config key "
+            f"{config_key}); example query ids: run {sorted(run)[:3]}, split {sorted(wanted)[:3]}"
+        )
+    return kept

@@ -27,11 +27,18 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
     """Open ``path`` for writing through a temporary file that is renamed on success.
 
-    An interrupted writer leaves no half-written file under the final name.
+    An interrupted writer leaves no half-written file under the final name. The file gets the
+    mode a plain ``open`` would give it (0o666 less the umask), not mkstemp's 0o600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +46,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

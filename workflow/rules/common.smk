@@ -1,8 +1,13 @@
 # Shared helpers: config checks, split and run tables, input functions.
 
+import ir_datasets
+
 from slimrank.config import (
     ConfigError,
     check_config,
+    check_model_layers,
+    check_references,
+    data_job_entries,
     job_cores,
     local_datasets,
     splits_with_role,
@@ -18,6 +23,10 @@ def _fail(message):
 try:
     check_config(config)
     check_variants(config)
+    # Names that must exist (ir_datasets ids, the paper split, variants, metrics) and the
+    # model's layer count: checked before any job runs.
+    check_references(config)
+    check_model_layers(config)
     LOCAL_DATASETS = local_datasets(config, REPO)
     # A missing data folder or file stops the workflow before any job runs.
     for _dataset in LOCAL_DATASETS.values():
@@ -31,6 +40,19 @@ LOCAL_DATASET_ENTRIES = {
     name: {**entry, "dir": str(LOCAL_DATASETS[name].dir)}
     for name, entry in config["local_datasets"].items()
 }
+# Official ir_datasets ids the data jobs read: each is an input through a stamp of the id and
+# the ir_datasets version (results/data/sources/<id>.json), so upgrading ir_datasets reruns
+# the jobs that read them; local datasets are inputs through their files.
+IR_DATASETS_IDS = sorted(
+    {
+        dataset_id
+        for dataset_id in [
+            config["collection"],
+            *(s for split in config["splits"].values() for s in split["sources"]),
+        ]
+        if dataset_id.partition("/")[0] not in LOCAL_DATASETS
+    }
+)
 
 if config.get("ir_datasets_home"):
     os.environ.update(IR_DATASETS_HOME=str(REPO / config["ir_datasets_home"]))
@@ -68,6 +90,19 @@ wildcard_constraints:
     split="|".join(map(re.escape, SPLITS)),
     variant="|".join(map(re.escape, VARIANTS)),
     model="|".join(map(re.escape, MODELS)),
+
+
+def source_inputs(dataset_ids, kinds):
+    """The files data jobs reading ``kinds`` of ``dataset_ids`` depend on: a local dataset's
+    files, or the stamp of an ir_datasets id."""
+    files = []
+    for dataset_id in dataset_ids:
+        name, _, subset = dataset_id.partition("/")
+        if name in LOCAL_DATASETS:
+            files += LOCAL_DATASETS[name].source_files(subset, kinds)
+        else:
+            files.append(f"results/data/sources/{dataset_id}.json")
+    return files
 
 
 def earlier_splits(split):

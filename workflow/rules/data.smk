@@ -1,7 +1,11 @@
-# Data: the collection and the query splits, loaded through ir_datasets.
+# Data: the collection and the query splits, loaded through ir_datasets. The files each job
+# reads are its inputs (an official ir_datasets id: a stamp of the id and the ir_datasets
+# version), so editing a data file reruns exactly the jobs downstream of it.
 
 
 rule collection:
+    input:
+        source_inputs([config["collection"]], ["docs"]),
     output:
         "results/data/collection.tsv",
     log:
@@ -12,13 +16,24 @@ rule collection:
         mem_mb=4000,
     params:
         collection=config["collection"],
-        local_datasets=LOCAL_DATASET_ENTRIES,
+        local_datasets=data_job_entries(
+            LOCAL_DATASET_ENTRIES, [config["collection"]], docs_only=True
+        ),
+        expected_docs=LOCAL_DATASET_ENTRIES.get(
+            config["collection"].partition("/")[0], {}
+        ).get("expected_docs"),
+        expected_key="local_datasets.{}.expected_docs".format(
+            config["collection"].partition("/")[0]
+        ),
     script:
         "../scripts/prepare_collection.py"
 
 
 rule split:
     input:
+        sources=lambda wc: source_inputs(
+            config["splits"][wc.split]["sources"], ["queries", "qrels"]
+        ),
         collection="results/data/collection.tsv",
         earlier=lambda wc: expand(
             "results/data/{split}/queries.tsv", split=earlier_splits(wc.split)
@@ -34,7 +49,27 @@ rule split:
     params:
         settings=lambda wc: config["splits"][wc.split],
         earlier=lambda wc: earlier_splits(wc.split),
-        local_datasets=LOCAL_DATASET_ENTRIES,
+        local_datasets=lambda wc: data_job_entries(
+            LOCAL_DATASET_ENTRIES,
+            config["splits"][wc.split]["sources"],
+            docs_only=False,
+        ),
         seed=config["seed"],
     script:
         "../scripts/prepare_split.py"
+
+
+rule ir_dataset_stamp:
+    output:
+        "results/data/sources/{dataset}.json",
+    log:
+        "logs/data/sources/{dataset}.log",
+    wildcard_constraints:
+        dataset="|".join(map(re.escape, IR_DATASETS_IDS)) or "^$",
+    localrule: True
+    conda:
+        "../../envs/ir.yaml"
+    params:
+        ir_datasets_version=ir_datasets.__version__,
+    script:
+        "../scripts/ir_dataset_stamp.py"

@@ -3,7 +3,13 @@
 import json
 
 from slimrank.config import register_datasets
-from slimrank.data import build_split, check_disjoint, load_qrels, load_queries
+from slimrank.data import (
+    build_split,
+    check_disjoint,
+    load_qrels,
+    load_queries,
+    source_file,
+)
 from slimrank.logs import setup
 from slimrank.trec import atomic_output, read_ids, write_qrels, write_tsv_pairs
 
@@ -12,10 +18,11 @@ name = snakemake.wildcards.split
 settings = snakemake.params.settings
 register_datasets(snakemake.params.local_datasets)
 
-sources = []
+sources, labels, loaded = [], [], {}
 for i, source in enumerate(settings["sources"]):
     key = f"splits.{name}.sources[{i}]"
-    sources.append((load_queries(source, key), load_qrels(source, key)))
+    sources.append((load_queries(source, key), load_qrels(source, key, loaded)))
+    labels.append(f"{source} ({source_file(source, 'qrels')})")
     log.info("%s: %d queries from %s", name, len(sources[-1][0]), source)
 
 earlier = {
@@ -32,7 +39,10 @@ split = build_split(
     exclude=excluded,
     sample=settings["sample"],
     seed=snakemake.params.seed,
+    max_missing_judged=settings["max_missing_judged"],
+    labels=labels,
 )
+split.counts.update(loaded)
 check_disjoint(split, earlier)
 for what, count in split.counts.items():
     log.info("%s: %s = %d", name, what, count)
