@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -181,3 +182,14 @@ def test_bf16_scoring_is_autocast_and_fp32_is_plain(tiny_model_dir):
     assert fp32 == pytest.approx(plain, abs=1e-6)
     assert fp32 != bf16
     assert bf16 == pytest.approx(fp32, abs=0.05)
+
+
+def test_saved_model_folder_gets_the_umask_mode(tiny_model_dir, tmp_path):
+    """A published model folder is readable as mkdir would make it, not mkdtemp's 0700."""
+    model, tokenizer = load_cross_encoder(tiny_model_dir)
+    old = os.umask(0o022)
+    try:
+        out = save_cross_encoder(model, tokenizer, tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755

@@ -205,6 +205,10 @@ def save_cross_encoder(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp.", dir=final.parent))
     try:
+        # mkdtemp makes the folder 0700; a published model gets what mkdir would give it.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         _publish_dir(tmp, final)
