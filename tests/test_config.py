@@ -74,6 +74,15 @@ def test_unknown_key_is_rejected_by_name():
     assert "'k3' was unexpected" in schema_error(config)
 
 
+def test_precision_defaults_to_auto_and_rejects_other_values():
+    config = default_config()
+    config.pop("precision", None)
+    validate(config, SCHEMA)
+    assert config["precision"] == "auto"
+    config["precision"] = "fp16"
+    assert "'fp16' is not one of ['auto', 'fp32', 'bf16']" in schema_error(config)
+
+
 def test_wrong_type_is_rejected_naming_the_key():
     config = default_config()
     config["bm25"]["k1"] = "high"
