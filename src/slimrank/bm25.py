@@ -67,10 +67,13 @@ class BM25Settings:
             return list(_infer_stopwords(self.stopwords))
         return []
 
+    def lucene_analyzer(self) -> LuceneAnalyzer:
+        return LuceneAnalyzer(self._stopword_list(), self.stemmer)
+
     def tokenize(self, texts: Sequence[str], show_progress: bool = False) -> list[list[str]]:
         """Indexed terms of each text: the configured analyzer, stop words and stemmer."""
         if self.analyzer == "lucene":
-            return LuceneAnalyzer(self._stopword_list(), self.stemmer).analyze(texts)
+            return self.lucene_analyzer().analyze(texts)
         stemmer = None
         if self.stemmer:
             import Stemmer  # PyStemmer
@@ -106,7 +109,7 @@ class LuceneBM25:
         self.norms = norms
         self.k1, self.b = np.float32(k1), np.float32(b)
         # CollectionStatistics: docCount counts documents with at least one indexed term.
-        self.doc_count = int(np.count_nonzero(np.diff(postings.tocsc().indptr)))
+        self.doc_count = int(np.count_nonzero(norms))  # a norm is 0 only for 0 tokens
         self.sum_total_term_freq = int(postings.data.sum(dtype=np.int64))
         self.avgdl = np.float32(self.sum_total_term_freq / max(self.doc_count, 1))
         # BM25Similarity's cache: 1 / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl)), in float.
@@ -115,12 +118,12 @@ class LuceneBM25:
         self.cache = one / (self.k1 * ((one - self.b) + self.b * lengths / self.avgdl))
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]], k1: float, b: float) -> LuceneBM25:
+    def build(cls, texts: Sequence[str], analyzer: LuceneAnalyzer, k1: float, b: float):
         vocab: dict[str, int] = {}
         term_ids, lengths = array("i"), array("i")
-        for tokens in token_lists:
-            term_ids.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
-            lengths.append(len(tokens))
+        for ids in analyzer.term_ids(texts, vocab):
+            term_ids.extend(ids)
+            lengths.append(len(ids))
         lengths_np = np.frombuffer(lengths, dtype=np.int32)
         docs = np.repeat(np.arange(len(lengths_np), dtype=np.int32), lengths_np)
         rows = np.frombuffer(term_ids, dtype=np.int32)
@@ -190,13 +193,13 @@ class BM25Index:
     def build(
         cls, docs: Mapping[str, str], settings: BM25Settings, show_progress: bool = False
     ) -> BM25Index:
-        doc_ids = list(docs)
-        tokens = settings.tokenize(list(docs.values()), show_progress)
+        doc_ids, texts = list(docs), list(docs.values())
         if settings.analyzer == "lucene":
-            retriever = LuceneBM25.build(tokens, settings.k1, settings.b)
+            analyzer = settings.lucene_analyzer()
+            retriever = LuceneBM25.build(texts, analyzer, settings.k1, settings.b)
         else:
             retriever = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
-            retriever.index(tokens, show_progress=show_progress)
+            retriever.index(settings.tokenize(texts, show_progress), show_progress=show_progress)
         return cls(retriever, doc_ids, settings)
 
     def save(self, folder: str | os.PathLike) -> None:

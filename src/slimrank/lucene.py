@@ -23,7 +23,7 @@ stored as one-byte norms (SmallFloat.intToByte4), exact below 24 tokens and coar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import regex
 
@@ -183,6 +183,22 @@ class LuceneAnalyzer:
 
     def analyze(self, texts: Sequence[str]) -> list[list[str]]:
         return [self(text) for text in texts]
+
+    def term_ids(self, texts: Iterable[str], vocab: dict[str, int]) -> Iterator[list[int]]:
+        """Each text's terms as ids in ``vocab`` (new terms are added): the same analysis as
+        ``__call__`` with one dictionary look-up per token, for indexing."""
+        ids_of: dict[str, int] = {}  # raw token -> term id, -1 for a stop word
+        get = ids_of.get
+        for text in texts:
+            tokens = bag_of_tokens(text)
+            ids = [get(t, -2) for t in tokens]
+            if -2 in ids:  # tokens not seen before
+                for token in tokens:
+                    if token not in ids_of:
+                        term = self._term(token)
+                        ids_of[token] = vocab.setdefault(term, len(vocab)) if term else -1
+                ids = [ids_of[t] for t in tokens]
+            yield [i for i in ids if i >= 0] if -1 in ids else ids
 
 
 # SmallFloat (org.apache.lucene.util), the one-byte length norms of BM25Similarity.
