@@ -54,6 +54,7 @@ def test_schema_fills_defaults():
     assert config["bm25"] == {
         "k1": 0.9,
         "b": 0.4,
+        "analyzer": "lucene",
         "stemmer": "porter",
         "stopwords": "lucene",
         "depth": 1000,
@@ -89,6 +90,17 @@ def test_wrong_type_is_rejected_naming_the_key():
     message = schema_error(config)
     assert "'high' is not of type 'number'" in message
     assert "['bm25']['k1']" in message
+
+
+def test_unknown_bm25_analyzer_is_rejected():
+    config = default_config()
+    config["bm25"]["analyzer"] = "icu"
+    assert "'icu' is not one of ['lucene', 'regex']" in schema_error(config)
+
+
+def test_both_configs_use_the_lucene_analyzer():
+    for name in ("config.yaml", "msmarco.yaml"):
+        assert yaml.safe_load((REPO / "config" / name).read_text())["bm25"]["analyzer"] == "lucene"
 
 
 def test_unknown_split_role_is_rejected():
