@@ -153,6 +153,25 @@ def _source_path(dataset, kind: str) -> str:
     return "(unknown file)"
 
 
+def _check_new_id(
+    record_id: str, number: int, first: dict[str, int], dataset_id: str, kind: str, config_key: str
+) -> None:
+    """Record where ``record_id`` first appeared; an empty or repeated id is a DataError."""
+    noun = {"docs": "document", "queries": "query"}[kind]
+    where = source_file(dataset_id, kind)
+    if not record_id:
+        raise DataError(
+            f"{where}: empty {noun} id in record {number} of {dataset_id!r} "
+            f"(config key {config_key})"
+        )
+    if record_id in first:
+        raise DataError(
+            f"{where}: {noun} id {record_id} appears twice (records {first[record_id]} and "
+            f"{number}) in {dataset_id!r} (config key {config_key})"
+        )
+    first[record_id] = number
+
+
 def load_docs(
     dataset_id: str,
     config_key: str = "collection",
@@ -170,18 +189,7 @@ def load_docs(
         text = getattr(doc, "text", None)
         if text is None:
             text = " ".join(str(value) for value in doc[1:])
-        if not doc.doc_id:
-            raise DataError(
-                f"{source_file(dataset_id, 'docs')}: empty document id in record {number} of "
-                f"{dataset_id!r} (config key {config_key})"
-            )
-        if doc.doc_id in first:
-            raise DataError(
-                f"{source_file(dataset_id, 'docs')}: document id {doc.doc_id} appears twice "
-                f"(records {first[doc.doc_id]} and {number}) in {dataset_id!r} "
-                f"(config key {config_key})"
-            )
-        first[doc.doc_id] = number
+        _check_new_id(doc.doc_id, number, first, dataset_id, "docs", config_key)
         yield doc.doc_id, " ".join(text.split())
     if expected is not None and number != expected:
         raise DataError(
@@ -195,18 +203,7 @@ def load_queries(dataset_id: str, config_key: str) -> dict[str, str]:
     queries: dict[str, str] = {}
     first: dict[str, int] = {}
     for number, query in enumerate(_records(dataset_id, "queries", config_key), start=1):
-        if not query.query_id:
-            raise DataError(
-                f"{source_file(dataset_id, 'queries')}: empty query id in record {number} of "
-                f"{dataset_id!r} (config key {config_key})"
-            )
-        if query.query_id in first:
-            raise DataError(
-                f"{source_file(dataset_id, 'queries')}: query id {query.query_id} appears twice "
-                f"(records {first[query.query_id]} and {number}) in {dataset_id!r} "
-                f"(config key {config_key})"
-            )
-        first[query.query_id] = number
+        _check_new_id(query.query_id, number, first, dataset_id, "queries", config_key)
         queries[query.query_id] = " ".join(query.text.split())
     if not queries:
         raise DataError(f"{dataset_id!r} has no queries (config key {config_key})")
