@@ -136,13 +136,34 @@ def test_packaged_minilm_scores_two_pairs():
 
 
 # ----------------------------------------------------------------------------- precision
-@pytest.mark.parametrize(("amx", "expected"), [(True, "bf16"), (False, "fp32")])
-def test_auto_precision_follows_the_cpu(monkeypatch, amx, expected):
-    """auto: bf16 on a CPU with AMX tiles, fp32 without (AVX512-BF16 alone was slower)."""
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "speedup", "expected"),
+    [
+        (True, True, 0.5, "bf16"),  # AMX: bf16 without measuring
+        (False, True, 2.3, "bf16"),  # AVX512-BF16 measured faster (a Zen 4 EPYC)
+        (False, True, 0.6, "fp32"),  # AVX512-BF16 measured slower (a Xeon without AMX)
+        (False, False, 9.9, "fp32"),  # no bf16 units: emulated, never measured
+    ],
+)
+def test_auto_precision_follows_the_cpu(monkeypatch, amx, avx512_bf16, speedup, expected):
+    """auto: bf16 on a CPU with AMX tiles, or with AVX512-BF16 where bf16 measures faster."""
+    from slimrank import models
+
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert native_bf16("cpu") is amx
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(models, "bf16_matmul_speedup", lambda: speedup)
+    assert native_bf16("cpu") is (expected == "bf16")
     assert resolve_precision("auto", "cpu") == expected
+
+
+def test_bf16_matmul_speedup_is_a_measured_ratio():
+    """The probe times real matmuls: a positive ratio, cached for the process."""
+    from slimrank.models import bf16_matmul_speedup
+
+    bf16_matmul_speedup.cache_clear()
+    ratio = bf16_matmul_speedup(rows=64, repeats=2)
+    assert ratio > 0 and math.isfinite(ratio)
+    assert bf16_matmul_speedup(rows=64, repeats=2) == ratio  # cached, not re-measured
 
 
 @pytest.mark.parametrize("amx", [True, False])

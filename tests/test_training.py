@@ -277,6 +277,7 @@ def test_auto_precision_is_resolved_and_recorded(
 ):
     """``auto`` trains in what the hardware runs natively and the summary says which."""
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     summary = _train(
         tiny_model_dir, tiny_corpus, _settings(precision="auto", max_steps=1), tmp_path
     )

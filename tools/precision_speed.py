@@ -27,7 +27,14 @@ import time
 import torch
 
 from slimrank.efficiency import flops_per_pair
-from slimrank.models import autocast, encode_pairs, load_cross_encoder, native_bf16
+from slimrank.models import (
+    autocast,
+    bf16_matmul_speedup,
+    encode_pairs,
+    load_cross_encoder,
+    resolve_model_path,
+    resolve_precision,
+)
 from slimrank.rerank import rerank_run
 from slimrank.trec import ranked, read_run, read_tsv_pairs
 
@@ -109,8 +116,8 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"cpu capability {torch.backends.cpu.get_cpu_capability()}, "
         f"AMX {torch.cpu._is_amx_tile_supported()}, AVX512-BF16 "
-        f"{torch.cpu._is_avx512_bf16_supported()}: precision auto -> "
-        f"{'bf16' if native_bf16('cpu') else 'fp32'}"
+        f"{torch.cpu._is_avx512_bf16_supported()}, bf16 matmul speedup "
+        f"{bf16_matmul_speedup():.2f}x: precision auto -> {resolve_precision('auto', 'cpu')}"
     )
     print(
         f"{args.model}: {len(pairs)} pairs ({len(run)} {args.split} queries x BM25 top "
@@ -143,7 +150,9 @@ def main() -> None:
     except ImportError:
         print('peer skipped: sentence-transformers is not installed (pip install -e ".[bench]")')
         return
-    peer = CrossEncoder(args.model, num_labels=1, max_length=args.max_length, device="cpu")
+    peer = CrossEncoder(
+        resolve_model_path(args.model), num_labels=1, max_length=args.max_length, device="cpu"
+    )
     peer.predict(pairs[: args.batch_size], batch_size=args.batch_size)  # warm-up
     start = time.perf_counter()
     peer.predict(pairs, batch_size=args.batch_size, show_progress_bar=False)

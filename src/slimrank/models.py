@@ -15,11 +15,13 @@ Model specs (config values) take three forms, resolved by :func:`resolve_model_p
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,21 +120,56 @@ def pick_device(preference: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+# A bf16 matmul must beat float32 by this factor for ``auto`` to take it on a CPU without AMX.
+BF16_MIN_SPEEDUP = 1.25
+
+
 def native_bf16(device: str | torch.device) -> bool:
     """Whether ``device`` runs bf16 matmuls natively, i.e. faster than float32.
 
-    CUDA: ``torch.cuda.is_bf16_supported()``. CPU: AMX tiles only
-    (``torch.cpu._is_amx_tile_supported()``). AVX512-BF16 alone is not enough: on such a Xeon
-    (2 threads, torch 2.13) a bf16 matmul ran at 131 GFLOP/s against 223 in float32, and
-    bf16 autocast scored the MiniLM cross-encoder at 54 pairs/s against 73, while on an AMX
-    Xeon bf16 matmuls peak at about 10x float32 (``tools/precision_speed.py`` measures both).
+    CUDA: ``torch.cuda.is_bf16_supported()``. CPU: AMX tiles
+    (``torch.cpu._is_amx_tile_supported()``)
+    always; AVX512-BF16 alone only where a bf16 matmul measures at least
+    :data:`BF16_MIN_SPEEDUP` times faster than float32 (:func:`bf16_matmul_speedup`). The flag
+    does not tell: on a Xeon with AVX512-BF16 but no AMX (2 threads, torch 2.13) a bf16 matmul
+    ran at 131 GFLOP/s against 223 in float32 and bf16 autocast scored the MiniLM
+    cross-encoder at 54 pairs/s against 73, while on a Zen 4 EPYC with the same flag bf16 ran
+    at 402 against 164 GFLOP/s and scored 73.5 against 51.7 pairs/s (``tools/precision_speed.py``
+    prints both). Without either flag bf16 is emulated and several times slower.
     """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        return bool(torch.cpu._is_amx_tile_supported())
+        if torch.cpu._is_amx_tile_supported():
+            return True
+        if torch.cpu._is_avx512_bf16_supported():
+            return bf16_matmul_speedup() >= BF16_MIN_SPEEDUP
     return False
+
+
+@functools.cache
+def bf16_matmul_speedup(rows: int = 1024, repeats: int = 5) -> float:
+    """float32 time over bf16 time of a MiniLM-shaped matmul (rows x 384 @ 384 x 1536, the FFN).
+
+    Best of ``repeats`` each, on the current torch threads; about a quarter of a second, measured
+    once per process. The margins seen (0.6x, 2.3x) are far from the threshold, so the choice
+    does not flip between jobs on one machine.
+    """
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(rows, 384, generator=generator)
+    b = torch.randn(384, 1536, generator=generator)
+
+    def best(x: torch.Tensor, y: torch.Tensor) -> float:
+        x @ y  # warm-up (oneDNN primitive creation)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            x @ y
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(a, b) / best(a.bfloat16(), b.bfloat16())
 
 
 def resolve_precision(preference: str, device: str | torch.device) -> str:

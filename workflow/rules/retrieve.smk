@@ -16,7 +16,10 @@ rule bm25_index:
     resources:
         mem_mb=8000,
     params:
-        bm25={k: config["bm25"][k] for k in ("k1", "b", "analyzer", "stemmer", "stopwords")},
+        bm25={
+            k: config["bm25"][k]
+            for k in ("k1", "b", "analyzer", "stemmer", "stopwords")
+        },
     script:
         "../scripts/bm25_index.py"
 

@@ -37,6 +37,9 @@ rule train_model:
         "logs/train/{variant}.log",
     benchmark:
         "benchmarks/train/{variant}.tsv"
+    # The full model is on the critical path (the pruned variants start from it): run it before
+    # the layer-drop and gmp models, which are ready at the same time.
+    priority: lambda wildcards: 1 if wildcards.variant == "full" else 0
     conda:
         "../../envs/model.yaml"
     threads: TORCH_JOB_CORES
