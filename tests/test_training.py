@@ -6,18 +6,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from slimrank.losses import group_loss
 from slimrank.models import load_cross_encoder
 from slimrank.pairs import sample_training_groups
+from slimrank.rerank import Reranker
 from slimrank.training import (
-    CHECKPOINT_NAME,
-    GroupStream,
     TrainSettings,
     _make_optimizer,
     _make_scheduler,
-    group_loss,
-    group_order,
     train_cross_encoder,
 )
+from slimrank.training_state import CHECKPOINT_FIELDS, CHECKPOINT_NAME, GroupStream, group_order
 
 pytestmark = pytest.mark.usefixtures("tiny_single_thread")
 
@@ -46,6 +45,7 @@ def _settings(**overrides) -> TrainSettings:
         "grad_accum_steps": 2,
         "max_steps": 6,
         "max_length": 48,
+        "precision": "fp32",
         "seed": 3,
         "eval_every": 3,
         "checkpoint_every": 2,
@@ -134,17 +134,16 @@ def test_length_sorted_chunks_give_the_same_loss_and_gradients(tiny_model_dir, t
     groups = sample_training_groups(
         tiny_corpus["qrels"], tiny_corpus["run"], negatives_per_positive=3, negative_depth=8, seed=1
     )[:3]
+    reranker = Reranker(model, tokenizer, "cpu", "fp32", max_length=48)
     results = []
     for forward_pairs in (None, 3, 5):
-        settings = _settings(loss=loss, forward_pairs=forward_pairs)
         value, n_pairs = group_loss(
-            model,
-            tokenizer,
+            reranker,
             groups,
             tiny_corpus["queries"],
             tiny_corpus["collection"],
-            settings,
-            torch.device("cpu"),
+            loss=loss,
+            forward_pairs=forward_pairs,
         )
         model.zero_grad()
         value.backward()
@@ -158,6 +157,8 @@ def test_length_sorted_chunks_give_the_same_loss_and_gradients(tiny_model_dir, t
         torch.testing.assert_close(chunked[2], whole[2], atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="forward_pairs"):
         TrainSettings(forward_pairs=0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        group_loss(reranker, groups, tiny_corpus["queries"], tiny_corpus["collection"], loss="mse")
 
 
 def test_schedule_warms_up_and_decays_without_zero_steps():
@@ -206,6 +207,9 @@ def test_interrupted_training_resumes_to_identical_weights(tiny_model_dir, tiny_
     assert not (tmp_path / "cut" / "model").exists()
     checkpoint = torch.load(tmp_path / "cut" / "work" / CHECKPOINT_NAME, weights_only=True)
     assert checkpoint["step"] == 4
+    # One list of fields, written (and read back) in its order.
+    assert list(checkpoint) == ["format", "resume_key", *CHECKPOINT_FIELDS]
+    assert checkpoint["position"] == 4 * 2 * 2  # 4 steps of 2 micro-batches of 2 groups
 
     resumed = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut")
     assert resumed["resumed_from"] == 4
@@ -296,13 +300,10 @@ def test_forced_fp32_is_the_plain_float32_loss(tiny_model_dir, tiny_corpus, monk
     model, tokenizer = load_cross_encoder(tiny_model_dir)
     losses = {}
     for precision in ("fp32", "bf16"):
-        settings = _settings(precision=precision)
-        losses[precision], _ = group_loss(
-            model, tokenizer, groups[:2], queries, collection, settings, torch.device("cpu")
-        )
+        reranker = Reranker(model, tokenizer, "cpu", precision, max_length=48)
+        losses[precision], _ = group_loss(reranker, groups[:2], queries, collection, loss="lce")
     with torch.autocast("cpu", enabled=False):
-        plain, _ = group_loss(
-            model, tokenizer, groups[:2], queries, collection, _settings(), torch.device("cpu")
-        )
+        reranker = Reranker(model, tokenizer, "cpu", "fp32", max_length=48)
+        plain, _ = group_loss(reranker, groups[:2], queries, collection, loss="lce")
     assert losses["fp32"].item() == plain.item()
     assert losses["bf16"].item() != plain.item()

@@ -261,24 +261,25 @@ def test_sharded_reranking_merges_into_the_unsharded_run(tiny_run, tmp_path):
     """The tiny config scores dl19 in 2 shards; scoring it whole gives the same bytes."""
     import torch
 
-    from slimrank.models import load_cross_encoder
-    from slimrank.rerank import append_first_stage_tail, rerank_run
+    from slimrank.rerank import Reranker, append_first_stage_tail
     from slimrank.trec import write_run
 
     config = tiny_workflow_config()
     assert config["rerank"]["shards"] == 2
     torch.set_num_threads(2)  # as the workflow's job
-    model, tokenizer = load_cross_encoder(tiny_run / "results/models/full")
+    reranker = Reranker.load(
+        tiny_run / "results/models/full",
+        max_length=config["model"]["max_length"],
+        device=config["training"]["device"],
+        precision=config["precision"],
+    )
     candidates = read_run(tiny_run / "results/runs/dl19/bm25.trec")
-    reranked = rerank_run(
-        model,
-        tokenizer,
+    reranked = reranker.rerank(
         candidates,
         read_tsv_pairs(tiny_run / "results/data/dl19/queries.tsv"),
         read_tsv_pairs(tiny_run / "results/data/collection.tsv"),
         depth=config["rerank"]["depth"],
         batch_size=config["rerank"]["batch_size"],
-        max_length=config["model"]["max_length"],
         progress=False,
     )
     write_run(append_first_stage_tail(reranked, candidates), tmp_path / "whole.trec", tag="full")

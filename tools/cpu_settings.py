@@ -20,7 +20,7 @@ import time
 import torch
 
 from slimrank.models import encode_pairs, load_cross_encoder
-from slimrank.rerank import rerank_run
+from slimrank.rerank import Reranker
 from slimrank.trec import ranked, read_run, read_tsv_pairs
 
 RESULTS = "results"
@@ -34,13 +34,14 @@ def dl19():
 
 
 def scoring(model_dir: str, batch_sizes: list[int]) -> None:
-    model, tokenizer = load_cross_encoder(model_dir, device="cpu")
+    reranker = Reranker.load(model_dir, device="cpu", precision="fp32", max_length=128)
     queries, run, collection = dl19()
     first = None
     for batch_size in batch_sizes:
         start = time.perf_counter()
-        scored = rerank_run(model, tokenizer, run, queries, collection, depth=20,
-                            batch_size=batch_size, max_length=128, progress=False)  # fmt: skip
+        scored = reranker.rerank(
+            run, queries, collection, depth=20, batch_size=batch_size, progress=False
+        )
         seconds = time.perf_counter() - start
         first = first or scored
         diff = max(abs(scored[q][d] - first[q][d]) for q in scored for d in scored[q])

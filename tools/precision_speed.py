@@ -3,7 +3,7 @@
 Prints, for float32 and bf16 autocast:
 
 1. the matmul peak (GFLOP/s of a square matmul on the torch threads);
-2. scoring: pairs/s of the workflow's own path (`slimrank.rerank.rerank_run`, length-sorted
+2. scoring: pairs/s of the workflow's own path (`slimrank.rerank.Reranker.rerank`, length-sorted
    batches) reranking a test split's BM25 top-k, its share of the matmul peak (FLOPs per pair
    from `slimrank.efficiency.flops_per_pair` at the mean pair length), and the top-10 overlap of
    the bf16 ranking with the fp32 one (mean over queries of |top10 bf16 & top10 fp32| / 10);
@@ -35,7 +35,7 @@ from slimrank.models import (
     resolve_model_path,
     resolve_precision,
 )
-from slimrank.rerank import rerank_run
+from slimrank.rerank import Reranker
 from slimrank.trec import ranked, read_run, read_tsv_pairs
 
 PRECISIONS = ("fp32", "bf16")
@@ -128,11 +128,10 @@ def main() -> None:
     for precision in PRECISIONS:
         peak = matmul_peak(torch.float32 if precision == "fp32" else torch.bfloat16)
         start = time.perf_counter()
-        runs[precision] = rerank_run(
-            model, tokenizer, run, queries, collection, depth=args.depth,
-            batch_size=args.batch_size, max_length=args.max_length, precision=precision,
-            progress=False,
-        )  # fmt: skip
+        reranker = Reranker(model, tokenizer, "cpu", precision, args.max_length)
+        runs[precision] = reranker.rerank(
+            run, queries, collection, depth=args.depth, batch_size=args.batch_size, progress=False
+        )
         scoring = len(pairs) / (time.perf_counter() - start)
         train_pairs = pairs[:: max(1, len(pairs) // args.train_pairs)][: args.train_pairs]
         training = training_pairs_per_s(

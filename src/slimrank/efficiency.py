@@ -5,9 +5,10 @@ removes whole matmuls, while unstructured pruning leaves the dense matmuls the s
 (zeros are multiplied like any other number) unless a sparse kernel skips them. So the paper
 reports, per variant:
 
-* measured reranking **throughput** (pairs/s, through the same :func:`slimrank.rerank.score_pairs`
-  the workflow reranks with, tokenization included) and **latency** of scoring one query's
-  top-k in one call, each as the median and min/max over repeats after a warm-up;
+* measured reranking **throughput** (pairs/s, through the same
+  :meth:`slimrank.rerank.Reranker.score` the workflow reranks with, tokenization included)
+  and **latency** of scoring one query's top-k in one call, each as the median and min/max
+  over repeats after a warm-up;
 * **peak memory** (process peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA);
 * theoretical **FLOPs per pair** (:func:`flops_per_pair`) and the FLOPs a perfect sparse kernel
   would need (:func:`effective_flops`), to set against the measured numbers;
@@ -25,15 +26,15 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedTokenizerBase
+from transformers import PretrainedConfig
 
-from slimrank.models import load_cross_encoder, pick_device, resolve_precision
 from slimrank.params import count_parameters
-from slimrank.quantize import is_quantized, quantize_dynamic_int8
-from slimrank.rerank import score_pairs
+from slimrank.quantize import is_quantized
+from slimrank.rerank import Reranker
 from slimrank.sparse import checkpoint_sizes, sparsify_linears
 from slimrank.trec import ranked
 
@@ -66,10 +67,6 @@ BENCHMARK_KEYS: tuple[str, ...] = (
 
 
 # ----------------------------------------------------------------------------- helpers
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _model_dtype(model: nn.Module) -> str:
     """``int8-dynamic`` for a quantized model, else the dtype of its floating parameters."""
     if is_quantized(model):
@@ -105,65 +102,38 @@ def _peak_rss_mb() -> float | None:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _score_seconds(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    pairs: Sequence[tuple[str, str]],
-    batch_size: int,
-    max_length: int,
-    device: torch.device,
-    precision: str = "fp32",
-) -> float:
-    """Wall-clock seconds of one ``score_pairs`` pass (its ``.cpu()`` synchronises CUDA)."""
+def _score_seconds(reranker: Reranker, pairs: Sequence[tuple[str, str]], batch_size: int) -> float:
+    """Wall-clock seconds of one ``Reranker.score`` pass (its ``.cpu()`` synchronises CUDA)."""
     start = time.perf_counter()
-    score_pairs(
-        model, tokenizer, pairs, batch_size=batch_size, max_length=max_length, device=device,
-        precision=precision, progress=False,
-    )  # fmt: skip
+    reranker.score(pairs, batch_size=batch_size, progress=False)
     return time.perf_counter() - start
 
 
-def _mean_tokens(
-    tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], max_length: int
-) -> float:
+def _mean_tokens(reranker: Reranker, pairs: Sequence[tuple[str, str]]) -> float:
     """Mean unpadded input length (special tokens included) after truncation to ``max_length``."""
-    encoded = tokenizer(
+    encoded = reranker.tokenizer(
         [q for q, _ in pairs],
         [p for _, p in pairs],
         truncation="longest_first",
-        max_length=max_length,
+        max_length=reranker.max_length,
     )
     return statistics.fmean(len(ids) for ids in encoded["input_ids"])
 
 
-def _check_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    actual = _model_device(model)
-    if device is None:
-        return actual
-    device = torch.device(device)
-    if device.type != actual.type or (device.index is not None and device != actual):
-        raise ValueError(f"model is on {actual}, benchmark asked for {device}: move it first")
-    return actual
-
-
 # ----------------------------------------------------------------------------- measured
 def benchmark_model(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
+    reranker: Reranker,
     pairs: Sequence[tuple[str, str]],
     *,
     batch_size: int,
-    max_length: int,
-    device: str | torch.device | None = None,
+    repeats: int,
+    latency_depth: int,
     warmup: int = 1,
-    repeats: int = 5,
-    latency_depth: int = 100,
     num_threads: int | None = None,
-    precision: str = "fp32",
 ) -> dict:
-    """Measure reranking throughput, top-k latency and peak memory of ``model``.
+    """Measure reranking throughput, top-k latency and peak memory of ``reranker``.
 
-    * Throughput: ``repeats`` timed passes of :func:`score_pairs` over all ``pairs`` at
+    * Throughput: ``repeats`` timed passes of :meth:`Reranker.score` over all ``pairs`` at
       ``batch_size`` (the workflow's own scoring path: length-sorted batches, tokenization
       included), after ``warmup`` untimed batches; pairs/s as median (``throughput_pairs_per_s``)
       and min/max over the passes, plus every pass in ``throughput_runs``.
@@ -176,17 +146,17 @@ def benchmark_model(
       the benchmark (``None`` on CPU).
     * Context: ``device``, ``torch_version``, ``threads`` (``torch.get_num_threads()`` during
       the run; ``num_threads`` sets it for the call), ``dtype`` (``int8-dynamic`` for a
-      quantized model), ``precision`` (the resolved autocast of the scoring: ``fp32`` or
-      ``bf16``), ``mean_tokens`` (mean unpadded pair length).
+      quantized model), ``precision`` (the reranker's resolved autocast: ``fp32`` or
+      ``bf16``), ``max_length`` and ``mean_tokens`` (mean unpadded pair length).
 
-    The model must already be on ``device`` (``None``: wherever it is). Keys are listed in
-    :data:`BENCHMARK_KEYS`; the dict is JSON-ready.
+    Keys are listed in :data:`BENCHMARK_KEYS`; the dict is JSON-ready.
     """
     if not pairs:
         raise ValueError("benchmark_model needs at least one pair")
     if repeats < 1 or warmup < 0 or latency_depth < 1 or batch_size < 1:
         raise ValueError("need repeats >= 1, warmup >= 0, latency_depth >= 1, batch_size >= 1")
-    device = _check_device(model, device)
+    model, device = reranker.model, reranker.device
+    precision, max_length = reranker.precision, reranker.max_length
     depth = min(latency_depth, len(pairs))
     latency_pairs = pairs[:depth]
     with _torch_threads(num_threads), torch.inference_mode():
@@ -194,18 +164,12 @@ def benchmark_model(
         rss_before = _peak_rss_mb()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        args = (max_length, device, precision)
         for _ in range(warmup):
-            _score_seconds(model, tokenizer, pairs[:batch_size], batch_size, *args)
-        seconds = [
-            _score_seconds(model, tokenizer, pairs, batch_size, *args) for _ in range(repeats)
-        ]
+            _score_seconds(reranker, pairs[:batch_size], batch_size)
+        seconds = [_score_seconds(reranker, pairs, batch_size) for _ in range(repeats)]
         for _ in range(warmup):
-            _score_seconds(model, tokenizer, latency_pairs, depth, *args)
-        latency = [
-            1000.0 * _score_seconds(model, tokenizer, latency_pairs, depth, *args)
-            for _ in range(repeats)
-        ]
+            _score_seconds(reranker, latency_pairs, depth)
+        latency = [1000.0 * _score_seconds(reranker, latency_pairs, depth) for _ in range(repeats)]
         peak_cuda = (
             torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         )
@@ -219,7 +183,7 @@ def benchmark_model(
         "n_pairs": len(pairs),
         "batch_size": batch_size,
         "max_length": max_length,
-        "mean_tokens": _mean_tokens(tokenizer, pairs, max_length),
+        "mean_tokens": _mean_tokens(reranker, pairs),
         "warmup": warmup,
         "repeats": repeats,
         "throughput_pairs_per_s": statistics.median(throughput),
@@ -238,23 +202,22 @@ def benchmark_model(
 
 
 def sparse_linear_speed(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
+    reranker: Reranker,
     pairs: Sequence[tuple[str, str]],
     *,
     batch_size: int,
-    max_length: int,
-    repeats: int = 3,
+    repeats: int,
     min_sparsity: float = 0.0,
     rtol: float = 1e-4,
     atol: float = 1e-4,
     num_threads: int | None = None,
 ) -> dict:
-    """Throughput of ``model`` with dense kernels against the same model with CSR kernels.
+    """Throughput of ``reranker`` with dense kernels against the same model with CSR kernels.
 
-    The encoder Linear layers are swapped for :class:`slimrank.sparse.SparseLinear` (those at
-    least ``min_sparsity`` sparse). Both models first score all ``pairs`` once: the scores must
-    agree within ``|sparse - dense| <= atol + rtol * |dense|`` (only the summation order
+    The encoder Linear layers of a copy of its model are swapped for
+    :class:`slimrank.sparse.SparseLinear` (those at least ``min_sparsity`` sparse), which scores
+    on the same device, in the same precision. Both models first score all ``pairs`` once: the
+    scores must agree within ``|sparse - dense| <= atol + rtol * |dense|`` (only the summation order
     differs), else ``RuntimeError``, because the speed of a wrong computation means nothing;
     that pass also serves as warm-up. Then ``repeats`` timed passes alternate dense and sparse,
     so load from other jobs hits both alike. Reports pairs/s (median, min, max) of both,
@@ -263,13 +226,13 @@ def sparse_linear_speed(
     """
     if not pairs or repeats < 1:
         raise ValueError("need at least one pair and repeats >= 1")
-    device = _model_device(model)
+    model, device, max_length = reranker.model, reranker.device, reranker.max_length
     sparse_model, swapped = sparsify_linears(model, min_sparsity)
-    options = {"batch_size": batch_size, "max_length": max_length, "progress": False}
+    sparse_reranker = replace(reranker, model=sparse_model)
     with _torch_threads(num_threads):
         threads = torch.get_num_threads()
-        dense_scores = score_pairs(model, tokenizer, pairs, **options)
-        sparse_scores = score_pairs(sparse_model, tokenizer, pairs, **options)
+        dense_scores = reranker.score(pairs, batch_size=batch_size, progress=False)
+        sparse_scores = sparse_reranker.score(pairs, batch_size=batch_size, progress=False)
         diffs = [abs(s - d) for s, d in zip(sparse_scores, dense_scores, strict=True)]
         bad = [i for i, d in enumerate(diffs) if d > atol + rtol * abs(dense_scores[i])]
         if bad:
@@ -280,10 +243,8 @@ def sparse_linear_speed(
         dense_s: list[float] = []
         sparse_s: list[float] = []
         for _ in range(repeats):
-            dense_s.append(_score_seconds(model, tokenizer, pairs, batch_size, max_length, device))
-            sparse_s.append(
-                _score_seconds(sparse_model, tokenizer, pairs, batch_size, max_length, device)
-            )
+            dense_s.append(_score_seconds(reranker, pairs, batch_size))
+            sparse_s.append(_score_seconds(sparse_reranker, pairs, batch_size))
     dense = [len(pairs) / s for s in dense_s]
     sparse = [len(pairs) / s for s in sparse_s]
     return {
@@ -354,44 +315,33 @@ def effective_flops(model: nn.Module, seq_len: int) -> int:
 
 
 def compare_throughput(
-    model: nn.Module,
-    reference: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
+    reranker: Reranker,
+    reference: Reranker,
     pairs: Sequence[tuple[str, str]],
     *,
     batch_size: int,
-    max_length: int,
-    repeats: int = 3,
-    latency_depth: int = 100,
+    repeats: int,
+    latency_depth: int,
     num_threads: int | None = None,
-    precision: str = "fp32",
-    reference_precision: str | None = None,
 ) -> dict:
-    """Benchmark ``model`` and ``reference`` (the full model) in alternation, in one process.
+    """Benchmark ``reranker`` and ``reference`` (the full model) in alternation, in one process.
 
     Absolute times on a shared machine drift; alternating single repeats of the two models
     exposes both to the same load, so the ratio of their medians is what can be quoted. Each
-    model warms up once, before the first round. ``reference_precision`` (default: the
-    model's) is the reference's resolved precision: an int8 model against a bf16 reference.
-    Returns the model's :func:`benchmark_model` record plus ``reference_pairs_per_s``,
-    ``pairs_per_s_ratio`` and ``latency_ratio`` (model over reference).
+    model warms up once, before the first round; each scores in its own precision (an int8
+    model against a bf16 reference). Returns the model's :func:`benchmark_model` record plus
+    ``reference_pairs_per_s``, ``pairs_per_s_ratio`` and ``latency_ratio`` (model over
+    reference).
     """
-    kwargs = dict(batch_size=batch_size, max_length=max_length, repeats=1)
+    kwargs = dict(batch_size=batch_size, repeats=1)
     kwargs.update(latency_depth=latency_depth, num_threads=num_threads)
-    reference_precision = reference_precision or precision
     mine, theirs = [], []
     for round_ in range(repeats):
         # Only the first round warms up (one untimed batch and latency call per model): later
         # rounds find the kernels and buffers of the same shapes ready.
         warmup = 1 if round_ == 0 else 0
-        theirs.append(
-            benchmark_model(
-                reference, tokenizer, pairs, warmup=warmup, precision=reference_precision, **kwargs
-            )
-        )
-        mine.append(
-            benchmark_model(model, tokenizer, pairs, warmup=warmup, precision=precision, **kwargs)
-        )
+        theirs.append(benchmark_model(reference, pairs, warmup=warmup, **kwargs))
+        mine.append(benchmark_model(reranker, pairs, warmup=warmup, **kwargs))
     record = dict(mine[-1])
     throughput = [r["throughput_pairs_per_s"] for r in mine]
     latency = [r["latency_ms"] for r in mine]
@@ -442,59 +392,46 @@ def benchmark_variant(
     *,
     int8: bool,
     device: str,
+    precision: str,
     batch_size: int,
     max_length: int,
     repeats: int,
     latency_depth: int,
     sparse_check: bool = False,
-    precision: str = "fp32",
 ) -> dict:
     """The efficiency record of one saved model (an int8 variant: its fp32 source, quantized).
 
+    Both models load as the rerank jobs load them (:meth:`slimrank.rerank.Reranker.load`: an
+    int8 model on the CPU in fp32), the full model on the model's device in ``precision``.
     Throughput and latency come from :func:`compare_throughput` against the full model in the
     same process; sizes on disk from :func:`slimrank.sparse.checkpoint_sizes`; non-zero count and
     FLOPs from the fp32 weights (int8 changes the arithmetic, not the count of multiplies);
-    with ``sparse_check``, :func:`sparse_linear_speed` of the CSR path against dense (``csr_*``).
-    int8 runs on the CPU whatever ``device`` says (dynamic quantization is a CPU kernel), in
-    fp32; the full model in ``precision`` (``auto`` resolved for the device), as it reranks.
+    with ``sparse_check``, :func:`sparse_linear_speed` of the CSR path against dense (``csr_*``),
+    in fp32 on the CPU.
     """
-    target = pick_device("cpu" if int8 else device)
-    reference_precision = resolve_precision(precision, target)
-    model_precision = "fp32" if int8 else reference_precision
-    fp32, tokenizer = load_cross_encoder(model_dir)
-    model = quantize_dynamic_int8(fp32) if int8 else fp32
-    full, _ = load_cross_encoder(full_dir)
-    model.to(target)
-    full.to(target)
+    settings = {"max_length": max_length, "precision": precision}
+    reranker = Reranker.load(model_dir, device=device, int8=int8, **settings)
+    full = Reranker.load(full_dir, device=reranker.device, **settings)
     record = compare_throughput(
-        model,
+        reranker,
         full,
-        tokenizer,
         pairs,
         batch_size=batch_size,
-        max_length=max_length,
         repeats=repeats,
         latency_depth=latency_depth,
-        precision=model_precision,
-        reference_precision=reference_precision,
     )
-    fp32.to("cpu")
+    del reranker, full
+    # The fp32 weights, loaded after the timing so that they do not count in its peak memory.
+    fp32 = Reranker.load(model_dir, device="cpu", precision="fp32", max_length=max_length)
     seq_len = round(record["mean_tokens"])
     record.update(
         int8=int8,
         **checkpoint_sizes(model_dir),
-        nonzero=count_parameters(fp32)["nonzero"],
-        flops_per_pair=flops_per_pair(fp32.config, seq_len),
-        effective_flops_per_pair=effective_flops(fp32, seq_len),
+        nonzero=count_parameters(fp32.model)["nonzero"],
+        flops_per_pair=flops_per_pair(fp32.model.config, seq_len),
+        effective_flops_per_pair=effective_flops(fp32.model, seq_len),
     )
     if sparse_check:
-        csr = sparse_linear_speed(
-            fp32,
-            tokenizer,
-            pairs,
-            batch_size=batch_size,
-            max_length=max_length,
-            repeats=repeats,
-        )
+        csr = sparse_linear_speed(fp32, pairs, batch_size=batch_size, repeats=repeats)
         record.update({f"csr_{key}": value for key, value in csr.items()})
     return record

@@ -189,7 +189,7 @@ class GradualMagnitudePruning:
         final_sparsity: float,
         start_step: int,
         end_step: int | None = None,
-        frequency: int = 100,
+        frequency: int = 10,
         initial_sparsity: float = 0.0,
         scope: Scope = "global",
     ) -> None:

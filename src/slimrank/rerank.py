@@ -1,18 +1,32 @@
 """Score query-passage pairs with a cross-encoder and rerank first-stage candidates.
 
+A :class:`Reranker` is a loaded cross-encoder with everything its arithmetic depends on: the
+tokenizer, the device, the precision and the token budget of a pair. It is the one place that
+decides device, precision and int8 quantization (:meth:`Reranker.load`); training validates
+with one, the efficiency benchmarks time one and the rerank jobs score with one.
+
 Scores are deterministic: the same model and candidates give the same batches (pairs sorted
 by length with ties by input position), the same padding, hence bitwise the same logits.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from slimrank.models import autocast, encode_pairs
+from slimrank.models import (
+    autocast,
+    encode_pairs,
+    load_cross_encoder,
+    pick_device,
+    resolve_precision,
+)
+from slimrank.quantize import is_quantized, quantize_dynamic_int8
 from slimrank.trec import Run, ranked
 
 
@@ -20,97 +34,127 @@ def _model_device(model: PreTrainedModel) -> torch.device:
     return next(model.parameters()).device
 
 
-def score_pairs(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    pairs: Sequence[tuple[str, str]],
-    *,
-    batch_size: int,
-    max_length: int,
-    device: str | torch.device | None = None,
-    precision: str = "fp32",
-    progress: bool = True,
-) -> list[float]:
-    """Relevance logits for ``(query, passage)`` pairs, returned in input order.
+@dataclass
+class Reranker:
+    """A cross-encoder as it scores: model, tokenizer, device, precision and ``max_length``.
 
-    Pairs are batched by character length (a cheap proxy for token length) so that each batch
-    pads little; that is the main speed lever on CPU. The model must already be on ``device``
-    (``None``: the model's device); its train/eval mode is restored afterwards, so the trainer
-    can evaluate mid-training. ``precision`` is a resolved one (``fp32`` or ``bf16`` autocast,
-    :func:`slimrank.models.resolve_precision`).
+    ``device`` must be where the model already is (it is stored as the model's own device, so
+    ``cuda`` reads ``cuda:0``); ``precision`` is resolved here (``auto`` becomes ``fp32`` or
+    ``bf16``, :func:`slimrank.models.resolve_precision`); an int8 quantized model runs on the
+    CPU in fp32 only. ``max_length`` is the token budget of a pair, in training and scoring.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = _model_device(model) if device is None else torch.device(device)
-    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]) + len(pairs[i][1]), i))
-    scores = [0.0] * len(pairs)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), autocast(device, precision):
-            starts = range(0, len(order), batch_size)
-            for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress):
-                index = order[start : start + batch_size]
-                batch = encode_pairs(
-                    tokenizer,
-                    [pairs[i][0] for i in index],
-                    [pairs[i][1] for i in index],
-                    max_length,
-                ).to(device)
-                logits = model(**batch).logits.squeeze(-1).float().cpu().tolist()
-                for i, value in zip(index, logits, strict=True):
-                    scores[i] = float(value)
-    finally:
-        model.train(was_training)
-    return scores
 
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    device: torch.device
+    precision: str
+    max_length: int
 
-def rerank_run(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    run: Mapping[str, Mapping[str, float]],
-    queries: Mapping[str, str],
-    collection: Mapping[str, str],
-    *,
-    depth: int,
-    batch_size: int,
-    max_length: int,
-    device: str | torch.device | None = None,
-    precision: str = "fp32",
-    progress: bool = True,
-) -> Run:
-    """Rescore each query's ``depth`` best first-stage documents; return only those.
+    def __post_init__(self) -> None:
+        wanted, actual = torch.device(self.device), _model_device(self.model)
+        if wanted.type != actual.type or (wanted.index is not None and wanted != actual):
+            raise ValueError(f"model is on {actual}, reranker asked for {wanted}: move it first")
+        self.device = actual
+        self.precision = resolve_precision(self.precision, actual)
+        if is_quantized(self.model) and (actual.type != "cpu" or self.precision != "fp32"):
+            raise ValueError("an int8 quantized model scores on the CPU in fp32 only")
+        if self.max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {self.max_length}")
 
-    Candidates are taken by first-stage rank (score descending, ties by docid, as
-    :func:`slimrank.trec.ranked`). Each query's pairs are batched on their own (sorted by
-    length): a query's scores then never depend on which other queries are scored with it,
-    so a run scored in shards merges into exactly the run scored whole. A query or passage id
-    without text raises ``KeyError`` naming it: a silently dropped candidate would bias every
-    metric.
-    """
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
-    for qid in run:
-        if qid not in queries:
-            raise KeyError(f"query {qid!r} of the run has no text")
-        for docid, _ in ranked(run[qid])[:depth]:
-            if docid not in collection:
-                raise KeyError(f"document {docid!r} (query {qid!r}) is not in the collection")
-    out: Run = {}
-    for qid in tqdm(sorted(run), desc="reranking", unit="query", disable=not progress):
-        docids = [docid for docid, _ in ranked(run[qid])[:depth]]
-        scores = score_pairs(
-            model,
-            tokenizer,
-            [(queries[qid], collection[docid]) for docid in docids],
-            batch_size=batch_size,
-            max_length=max_length,
-            device=device,
-            precision=precision,
-            progress=False,
-        )
-        out[qid] = dict(zip(docids, scores, strict=True))
-    return out
+    @classmethod
+    def load(
+        cls,
+        path_or_spec: str | os.PathLike,
+        *,
+        max_length: int,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        int8: bool = False,
+    ) -> Reranker:
+        """Load a saved cross-encoder onto ``device`` (``auto``: CUDA when present, else CPU).
+
+        ``int8``: dynamic int8 quantization on load
+        (:func:`slimrank.quantize.quantize_dynamic_int8`, deterministic, so no int8 weights are
+        ever stored); it is a CPU kernel in float32, so an int8 reranker runs on the CPU in fp32
+        whatever ``device`` and ``precision`` say.
+        """
+        if int8:
+            model, tokenizer = load_cross_encoder(path_or_spec)
+            return cls(
+                quantize_dynamic_int8(model), tokenizer, pick_device("cpu"), "fp32", max_length
+            )
+        target = pick_device(str(device))
+        model, tokenizer = load_cross_encoder(path_or_spec, device=target)
+        return cls(model, tokenizer, target, precision, max_length)
+
+    def logits(self, queries: Sequence[str], passages: Sequence[str]) -> torch.Tensor:
+        """One float32 logit per pair, in order, from one padded batch (gradients as the caller's
+        mode has them: training goes through here too, so the model sees the same inputs)."""
+        inputs = encode_pairs(self.tokenizer, queries, passages, self.max_length).to(self.device)
+        with autocast(self.device, self.precision):
+            return self.model(**inputs).logits.squeeze(-1).float()
+
+    def score(
+        self, pairs: Sequence[tuple[str, str]], *, batch_size: int, progress: bool = True
+    ) -> list[float]:
+        """Relevance logits for ``(query, passage)`` pairs, returned in input order.
+
+        Pairs are batched by character length (a cheap proxy for token length) so that each
+        batch pads little; that is the main speed lever on CPU. The model's train/eval mode is
+        restored afterwards, so the trainer can validate mid-training.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]) + len(pairs[i][1]), i))
+        scores = [0.0] * len(pairs)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                starts = range(0, len(order), batch_size)
+                for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress):
+                    index = order[start : start + batch_size]
+                    logits = self.logits([pairs[i][0] for i in index], [pairs[i][1] for i in index])
+                    for i, value in zip(index, logits.cpu().tolist(), strict=True):
+                        scores[i] = float(value)
+        finally:
+            self.model.train(was_training)
+        return scores
+
+    def rerank(
+        self,
+        run: Mapping[str, Mapping[str, float]],
+        queries: Mapping[str, str],
+        collection: Mapping[str, str],
+        *,
+        depth: int,
+        batch_size: int,
+        progress: bool = True,
+    ) -> Run:
+        """Rescore each query's ``depth`` best first-stage documents; return only those.
+
+        Candidates are taken by first-stage rank (score descending, ties by docid, as
+        :func:`slimrank.trec.ranked`). Each query's pairs are batched on their own (sorted by
+        length): a query's scores then never depend on which other queries are scored with it,
+        so a run scored in shards merges into exactly the run scored whole. A query or passage
+        id without text raises ``KeyError`` naming it: a silently dropped candidate would bias
+        every metric.
+        """
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        for qid in run:
+            if qid not in queries:
+                raise KeyError(f"query {qid!r} of the run has no text")
+            for docid, _ in ranked(run[qid])[:depth]:
+                if docid not in collection:
+                    raise KeyError(f"document {docid!r} (query {qid!r}) is not in the collection")
+        out: Run = {}
+        for qid in tqdm(sorted(run), desc="reranking", unit="query", disable=not progress):
+            docids = [docid for docid, _ in ranked(run[qid])[:depth]]
+            pairs = [(queries[qid], collection[docid]) for docid in docids]
+            scores = self.score(pairs, batch_size=batch_size, progress=False)
+            out[qid] = dict(zip(docids, scores, strict=True))
+        return out
 
 
 def shard_of(run: Mapping[str, Mapping[str, float]], shard: int, shards: int) -> Run:

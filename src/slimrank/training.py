@@ -2,8 +2,9 @@
 
 Why not the Hugging Face ``Trainer``: the study needs bitwise-reproducible runs that resume
 from a checkpoint to the same final weights, pruning hooks after every optimizer step and
-model selection by a ranking metric on reranked BM25 candidates. A hundred lines of plain
-PyTorch state that precisely.
+model selection by a ranking metric on reranked BM25 candidates. A short loop of plain
+PyTorch states that precisely: the losses are in :mod:`slimrank.losses`, the state a checkpoint
+restores in :mod:`slimrank.training_state`, the scoring in :class:`slimrank.rerank.Reranker`.
 
 Determinism: everything is seeded from ``settings.seed``; the group order of epoch ``e`` is a
 function of ``(seed, e)`` only; a checkpoint stores model, optimizer, scheduler, the RNG states
@@ -37,41 +38,37 @@ that a denser early model cannot be selected as the best.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
 import math
 import os
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel
 
+from slimrank.losses import LOSSES, group_loss
 from slimrank.models import (
     PRECISIONS,
-    autocast,
-    encode_pairs,
     load_cross_encoder,
     pick_device,
     resolve_precision,
     save_cross_encoder,
 )
 from slimrank.pairs import TrainingGroup
-from slimrank.rerank import rerank_run
-from slimrank.trec import atomic_output
+from slimrank.rerank import Reranker
+from slimrank.training_state import (
+    CHECKPOINT_NAME,
+    GroupStream,
+    TrainingState,
+    groups_fingerprint,
+    seed_everything,
+)
 
-CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best"
-CHECKPOINT_FORMAT = 1
-LOSSES = ("bce", "lce")
 SELECT_METRICS = ("mrr@10", "ndcg@10")
 # Settings that change neither the weights nor the model selection may differ on resume.
 _RESUME_FREE_SETTINGS = ("checkpoint_every", "log_every", "device")
@@ -92,10 +89,14 @@ class TrainSettings:
     training about 15%). ``precision``: ``fp32``, ``bf16`` (autocast) or ``auto``, resolved by
     :func:`slimrank.models.resolve_precision` for the training device when training starts;
     the summary records the one used.
+
+    The defaults are the config schema's (``training``; ``max_length`` is ``model.max_length``,
+    ``precision`` the top-level ``precision`` and ``seed`` the top-level ``seed``, which a null
+    ``training.seed`` stands for): ``tests/test_config.py`` checks that they agree.
     """
 
     loss: str = "lce"
-    lr: float = 2e-5
+    lr: float = 5e-5
     head_lr: float | None = None
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -103,18 +104,18 @@ class TrainSettings:
     grad_accum_steps: int = 1
     max_steps: int | None = None
     epochs: float = 1.0
-    max_length: int = 128
+    max_length: int = 192
     forward_pairs: int | None = None
     max_grad_norm: float | None = 1.0
-    precision: str = "fp32"
-    seed: int = 42
-    eval_every: int = 0
-    checkpoint_every: int = 0
+    precision: str = "auto"
+    seed: int = 13
+    eval_every: int = 80
+    checkpoint_every: int = 40
     select_metric: str = "mrr@10"
     select_after_step: int = 0
-    eval_depth: int = 100
+    eval_depth: int = 20
     eval_batch_size: int = 64
-    log_every: int = 50
+    log_every: int = 20
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -154,151 +155,7 @@ class TrainSettings:
         return max(1, math.ceil(self.epochs * n_groups / per_step))
 
 
-# ----------------------------------------------------------------------------- data order
-
-
-def group_order(n_groups: int, seed: int, epoch: int) -> list[int]:
-    """The order of the groups in ``epoch``: a function of ``(seed, epoch)`` only."""
-    order = list(range(n_groups))
-    random.Random(f"{seed}:epoch:{epoch}").shuffle(order)
-    return order
-
-
-class GroupStream:
-    """Endless stream of group indices, epoch after epoch, resumable from any position.
-
-    Batches run across epoch boundaries, so position ``p`` is simply the ``p``-th index of the
-    concatenated epoch orders and a checkpoint only needs to store ``p``.
-    """
-
-    def __init__(self, n_groups: int, seed: int, position: int = 0) -> None:
-        if n_groups < 1:
-            raise ValueError("no training groups")
-        self.n_groups, self.seed, self.position = n_groups, seed, position
-        self._epoch = -1
-        self._order: list[int] = []
-
-    def take(self, k: int) -> list[int]:
-        out: list[int] = []
-        while len(out) < k:
-            epoch, offset = divmod(self.position, self.n_groups)
-            if epoch != self._epoch:
-                self._epoch, self._order = epoch, group_order(self.n_groups, self.seed, epoch)
-            n = min(k - len(out), self.n_groups - offset)
-            out.extend(self._order[offset : offset + n])
-            self.position += n
-        return out
-
-
-def groups_fingerprint(groups: Sequence[TrainingGroup]) -> str:
-    """SHA-256 of the groups, so a checkpoint is never resumed on different data."""
-    digest = hashlib.sha256()
-    for g in groups:
-        digest.update(json.dumps([g.qid, g.positive, list(g.negatives)]).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-# ----------------------------------------------------------------------------- loss
-
-
-def _pair_logits(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    texts_q: Sequence[str],
-    texts_p: Sequence[str],
-    settings: TrainSettings,
-    device: torch.device,
-) -> torch.Tensor:
-    """One float32 logit per pair, in the order given.
-
-    With ``settings.forward_pairs`` the pairs are scored in chunks of pairs of similar length
-    (each chunk padded to its own longest pair) and the logits put back in order.
-    """
-
-    def forward(chunk_q: Sequence[str], chunk_p: Sequence[str]) -> torch.Tensor:
-        inputs = encode_pairs(tokenizer, chunk_q, chunk_p, settings.max_length).to(device)
-        with autocast(device, settings.precision):
-            return model(**inputs).logits.squeeze(-1).float()
-
-    n = len(texts_q)
-    if settings.forward_pairs is None or settings.forward_pairs >= n:
-        return forward(texts_q, texts_p)
-    encoded = tokenizer(
-        list(texts_q), list(texts_p), truncation="longest_first", max_length=settings.max_length
-    )
-    order = sorted(range(n), key=lambda i: len(encoded["input_ids"][i]))
-    parts = []
-    for start in range(0, n, settings.forward_pairs):
-        index = order[start : start + settings.forward_pairs]
-        chunk_q, chunk_p = [texts_q[i] for i in index], [texts_p[i] for i in index]
-        parts.append(forward(chunk_q, chunk_p))
-    # argsort of a permutation is its inverse: where each pair went in the sorted order.
-    inverse = torch.argsort(torch.tensor(order)).to(device)
-    return torch.cat(parts)[inverse]
-
-
-def group_loss(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    batch: Sequence[TrainingGroup],
-    queries: Mapping[str, str],
-    collection: Mapping[str, str],
-    settings: TrainSettings,
-    device: torch.device,
-) -> tuple[torch.Tensor, int]:
-    """Loss of one micro-batch of groups and the number of pairs it scored.
-
-    ``bce``: every (query, passage) pair is a binary example, label 1 for the positive.
-    ``lce``: each group is one softmax over ``[positive] + negatives``, cross-entropy on the
-    positive (localized contrastive estimation; groups may differ in size).
-    """
-    texts_q: list[str] = []
-    texts_p: list[str] = []
-    sizes: list[int] = []
-    for group in batch:
-        docids = (group.positive, *group.negatives)
-        texts_q.extend([queries[group.qid]] * len(docids))
-        texts_p.extend(collection[d] for d in docids)
-        sizes.append(len(docids))
-    logits = _pair_logits(model, tokenizer, texts_q, texts_p, settings, device)
-    if settings.loss == "bce":
-        labels = torch.zeros_like(logits)
-        labels[list(itertools.accumulate([0, *sizes[:-1]]))] = 1.0  # positives come first
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
-    else:
-        per_group = [-torch.log_softmax(chunk, dim=0)[0] for chunk in logits.split(sizes)]
-        loss = torch.stack(per_group).mean()
-    return loss, len(texts_q)
-
-
-# ----------------------------------------------------------------------------- state
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _rng_state() -> dict[str, Any]:
-    # numpy's state holds an ndarray; stored as a list so weights_only loading accepts it.
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+# ----------------------------------------------------------------------------- pieces
 
 
 def _make_optimizer(model: PreTrainedModel, settings: TrainSettings) -> torch.optim.AdamW:
@@ -349,40 +206,37 @@ def _resume_key(
     return {"settings": trajectory, "model": model_spec, "groups": groups_fingerprint(groups)}
 
 
-def validation_score(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    queries: Mapping[str, str],
-    collection: Mapping[str, str],
-    qrels: Mapping[str, Mapping[str, int]],
-    run: Mapping[str, Mapping[str, float]],
-    settings: TrainSettings,
-    device: torch.device,
-) -> float:
-    """``settings.select_metric`` of the model reranking the judged queries of ``run``.
+@dataclass(frozen=True)
+class Validation:
+    """The valid split and how training scores a model on it.
 
-    Judged queries missing from the run count as 0 (ranx ``make_comparable``).
+    :meth:`score` is ``metric`` of the model reranking the top ``depth`` of ``run`` for the
+    judged queries (``batch_size`` pairs a batch); judged queries missing from the run count as
+    0 (ranx ``make_comparable``).
     """
-    from ranx import Qrels, Run, evaluate  # numba start-up cost only when evaluating
 
-    judged_run = {qid: docs for qid, docs in run.items() if qid in qrels}
-    reranked = rerank_run(
-        model,
-        tokenizer,
-        judged_run,
-        queries,
-        collection,
-        depth=settings.eval_depth,
-        batch_size=settings.eval_batch_size,
-        max_length=settings.max_length,
-        device=device,
-        precision=settings.precision,
-        progress=False,
-    )
-    qrels_copy = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()}
-    return float(
-        evaluate(Qrels(qrels_copy), Run(reranked), settings.select_metric, make_comparable=True)
-    )
+    queries: Mapping[str, str]
+    qrels: Mapping[str, Mapping[str, int]]
+    run: Mapping[str, Mapping[str, float]]
+    collection: Mapping[str, str]
+    metric: str
+    depth: int
+    batch_size: int
+
+    def score(self, reranker: Reranker) -> float:
+        from ranx import Qrels, Run, evaluate  # numba start-up cost only when evaluating
+
+        judged_run = {qid: docs for qid, docs in self.run.items() if qid in self.qrels}
+        reranked = reranker.rerank(
+            judged_run,
+            self.queries,
+            self.collection,
+            depth=self.depth,
+            batch_size=self.batch_size,
+            progress=False,
+        )
+        qrels = {q: {d: int(g) for d, g in docs.items()} for q, docs in self.qrels.items()}
+        return float(evaluate(Qrels(qrels), Run(reranked), self.metric, make_comparable=True))
 
 
 def _check_texts(
@@ -440,6 +294,15 @@ def train_cross_encoder(
     device = pick_device(settings.device)
     # Resolved before anything else: the resume key and the summary hold the precision used.
     settings = replace(settings, precision=resolve_precision(settings.precision, device))
+    validation = Validation(
+        valid_queries,
+        valid_qrels,
+        valid_run,
+        collection,
+        metric=settings.select_metric,
+        depth=settings.eval_depth,
+        batch_size=settings.eval_batch_size,
+    )
     if device.type == "cuda":
         # cuBLAS needs this for deterministic matmuls; it must be set before cuBLAS starts.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -448,24 +311,161 @@ def train_cross_encoder(
     # warn_only: an op without a deterministic kernel warns instead of failing a long run.
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _train(
-            str(model_spec_or_path),
-            groups,
-            queries,
-            collection,
-            valid_queries,
-            valid_qrels,
-            valid_run,
-            settings,
-            Path(out_dir),
-            Path(work_dir),
-            callbacks,
-            log,
-            device,
-            restart_stale,
-        )
+        run = _TrainingRun(
+            str(model_spec_or_path), groups, queries, collection, validation, settings,
+            Path(work_dir), callbacks, log, device,
+        )  # fmt: skip
+        run.resume(restart_stale)
+        run.train()
+        return run.finish(Path(out_dir))
     finally:
         torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+
+
+class _TrainingRun:
+    """One call of :func:`train_cross_encoder`: its inputs, its :class:`Reranker` (the model
+    being trained), its :class:`TrainingState` and the timings of this process."""
+
+    def __init__(
+        self,
+        model_spec: str,
+        groups: Sequence[TrainingGroup],
+        queries: Mapping[str, str],
+        collection: Mapping[str, str],
+        validation: Validation,
+        settings: TrainSettings,
+        work_dir: Path,
+        callbacks: Sequence[Any],
+        log: Callable[[str], None],
+        device: torch.device,
+    ) -> None:
+        self.groups, self.queries, self.collection = groups, queries, collection
+        self.validation, self.settings, self.work_dir = validation, settings, work_dir
+        self.callbacks, self.log, self.device = callbacks, log, device
+        self.total_steps = settings.total_steps(len(groups))
+        if settings.select_after_step > self.total_steps:
+            raise ValueError(
+                f"select_after_step={settings.select_after_step} is beyond the last step "
+                f"({self.total_steps}): no evaluation could be selected"
+            )
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = work_dir / CHECKPOINT_NAME
+        self.resume_key = _resume_key(settings, model_spec, groups)
+        # Seed before loading: a new classification head is drawn from torch's RNG.
+        seed_everything(settings.seed)
+        model, tokenizer = load_cross_encoder(model_spec, device=device)
+        self.reranker = Reranker(model, tokenizer, device, settings.precision, settings.max_length)
+        optimizer = _make_optimizer(model, settings)
+        scheduler = _make_scheduler(optimizer, self.total_steps, settings.warmup_ratio)
+        stream = GroupStream(len(groups), settings.seed)
+        self.state = TrainingState(model, optimizer, scheduler, stream)
+        self.resumed_from: int | None = None
+        self.pairs_trained, self.train_seconds, self.eval_seconds = 0, 0.0, 0.0
+
+    def resume(self, restart_stale: bool) -> None:
+        """Restore the checkpoint of an interrupted run, if any, then begin the callbacks."""
+        if self.state.resume(self.checkpoint_path, self.resume_key, restart_stale, self.log):
+            self.resumed_from = self.state.step
+            self.log(
+                f"resuming from {self.checkpoint_path} at step {self.state.step}/{self.total_steps}"
+            )
+        _call(self.callbacks, "on_train_begin", self.reranker.model)
+
+    def train(self) -> None:
+        """Optimizer steps up to the last, each followed by its logging, validation and
+        checkpoint where they are due."""
+        state, settings = self.state, self.settings
+        state.model.train()
+        progress = tqdm(total=self.total_steps, initial=state.step, desc="training", unit="step")
+        while state.step < self.total_steps:
+            started = time.perf_counter()
+            step_loss, lr = self._optimizer_step()
+            self.train_seconds += time.perf_counter() - started
+            state.loss_window = [state.loss_window[0] + step_loss, state.loss_window[1] + 1]
+            progress.update(1)
+            progress.set_postfix(loss=f"{step_loss:.4f}")
+            last = state.step == self.total_steps
+            if state.step % settings.log_every == 0 or last:
+                mean_loss = state.loss_window[0] / state.loss_window[1]
+                state.loss_history.append([state.step, mean_loss])
+                self.log(f"step {state.step}/{self.total_steps}: loss {mean_loss:.4f} lr {lr:.3g}")
+                state.loss_window = [0.0, 0]
+            if (settings.eval_every and state.step % settings.eval_every == 0) or last:
+                started = time.perf_counter()
+                self._validate()
+                self.eval_seconds += time.perf_counter() - started
+            if (settings.checkpoint_every and state.step % settings.checkpoint_every == 0) or last:
+                state.save(self.checkpoint_path, self.resume_key)
+        progress.close()
+
+    def _optimizer_step(self) -> tuple[float, float]:
+        """One optimizer step over ``grad_accum_steps`` micro-batches, then the callbacks;
+        returns the step's loss and the learning rate it used."""
+        state, settings = self.state, self.settings
+        step_loss = 0.0
+        for _ in range(settings.grad_accum_steps):
+            batch = [self.groups[i] for i in state.stream.take(settings.batch_size)]
+            loss, n_pairs = group_loss(
+                self.reranker, batch, self.queries, self.collection,
+                loss=settings.loss, forward_pairs=settings.forward_pairs,
+            )  # fmt: skip
+            (loss / settings.grad_accum_steps).backward()
+            step_loss += loss.item() / settings.grad_accum_steps
+            self.pairs_trained += n_pairs
+        if settings.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(state.model.parameters(), settings.max_grad_norm)
+        lr = state.optimizer.param_groups[0]["lr"]  # the rate this step used
+        state.optimizer.step()
+        state.scheduler.step()
+        state.optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        _call(self.callbacks, "on_step_end", state.model, state.step, self.total_steps)
+        return step_loss, lr
+
+    def _validate(self) -> None:
+        """Score the model on the valid split; keep it as the best if it is (and may be)."""
+        state, model = self.state, self.reranker.model
+        score = self.validation.score(self.reranker)
+        state.history.append([state.step, score])
+        better = state.best_score is None or score > state.best_score
+        if state.step >= self.settings.select_after_step and better:
+            state.best_step, state.best_score = state.step, score
+            state.best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            save_cross_encoder(model, self.reranker.tokenizer, self.work_dir / BEST_NAME)
+        mark = " (best)" if state.best_step == state.step else ""
+        metric = self.settings.select_metric
+        self.log(f"step {state.step}/{self.total_steps}: valid {metric} {score:.4f}{mark}")
+
+    def finish(self, out_dir: Path) -> dict[str, Any]:
+        """Save the best model to ``out_dir``; return the summary."""
+        state, settings = self.state, self.settings
+        assert state.best is not None and state.best_step is not None  # the last step is eligible
+        state.model.load_state_dict(state.best)
+        state.model.eval()
+        save_cross_encoder(state.model, self.reranker.tokenizer, out_dir)
+        self.log(
+            f"saved step {state.best_step} ({settings.select_metric} {state.best_score:.4f}) "
+            f"to {out_dir}"
+        )
+        return {
+            "best_step": state.best_step,
+            "best_score": state.best_score,
+            "select_metric": settings.select_metric,
+            "steps": state.step,
+            "resumed_from": self.resumed_from,
+            "history": state.history,
+            "loss_history": state.loss_history,
+            "train_seconds": self.train_seconds,
+            "eval_seconds": self.eval_seconds,
+            "pairs_trained": self.pairs_trained,
+            "pairs_per_second": (
+                self.pairs_trained / self.train_seconds if self.train_seconds else None
+            ),
+            "groups": len(self.groups),
+            "device": str(self.device),
+            "precision": settings.precision,
+            "settings": asdict(settings),
+        }
 
 
 def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
@@ -474,176 +474,3 @@ def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
         if hook is not None:
             with torch.no_grad():
                 hook(*args)
-
-
-def _train(
-    model_spec: str,
-    groups: Sequence[TrainingGroup],
-    queries: Mapping[str, str],
-    collection: Mapping[str, str],
-    valid_queries: Mapping[str, str],
-    valid_qrels: Mapping[str, Mapping[str, int]],
-    valid_run: Mapping[str, Mapping[str, float]],
-    settings: TrainSettings,
-    out_dir: Path,
-    work_dir: Path,
-    callbacks: Sequence[Any],
-    log: Callable[[str], None],
-    device: torch.device,
-    restart_stale: bool,
-) -> dict[str, Any]:
-    total_steps = settings.total_steps(len(groups))
-    if settings.select_after_step > total_steps:
-        raise ValueError(
-            f"select_after_step={settings.select_after_step} is beyond the last step "
-            f"({total_steps}): no evaluation could be selected"
-        )
-    work_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = work_dir / CHECKPOINT_NAME
-    resume_key = _resume_key(settings, model_spec, groups)
-
-    # Seed before loading: a new classification head is drawn from torch's RNG.
-    _seed_everything(settings.seed)
-    model, tokenizer = load_cross_encoder(model_spec, device=device)
-    optimizer = _make_optimizer(model, settings)
-    scheduler = _make_scheduler(optimizer, total_steps, settings.warmup_ratio)
-
-    step, position = 0, 0
-    best_step: int | None = None
-    best_score: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    history: list[list[float]] = []
-    loss_history: list[list[float]] = []
-    loss_window = [0.0, 0]  # loss sum and steps since the last loss log line
-    resumed_from: int | None = None
-    ckpt = None
-    if checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("resume_key") != resume_key:
-            if not restart_stale:
-                raise ValueError(
-                    f"{checkpoint_path} was written by different settings, model or training "
-                    f"groups; delete {work_dir} to start over"
-                )
-            log(f"{checkpoint_path} is from other settings, model or groups: starting over")
-            checkpoint_path.unlink()
-            ckpt = None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        step, position = ckpt["step"], ckpt["position"]
-        best_step, best_score, best_state = ckpt["best_step"], ckpt["best_score"], ckpt["best"]
-        history, loss_history = ckpt["history"], ckpt["loss_history"]
-        loss_window = ckpt["loss_window"]
-        _set_rng_state(ckpt["rng"])
-        resumed_from = step
-        log(f"resuming from {checkpoint_path} at step {step}/{total_steps}")
-    _call(callbacks, "on_train_begin", model)
-    stream = GroupStream(len(groups), settings.seed, position)
-
-    def evaluate_now() -> None:
-        nonlocal best_step, best_score, best_state
-        score = validation_score(
-            model,
-            tokenizer,
-            valid_queries,
-            collection,
-            valid_qrels,
-            valid_run,
-            settings,
-            device,
-        )
-        history.append([step, score])
-        better = best_score is None or score > best_score
-        if step >= settings.select_after_step and better:
-            best_step, best_score = step, score
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            save_cross_encoder(model, tokenizer, work_dir / BEST_NAME)
-        mark = " (best)" if best_step == step else ""
-        log(f"step {step}/{total_steps}: valid {settings.select_metric} {score:.4f}{mark}")
-
-    def save_checkpoint() -> None:
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "resume_key": resume_key,
-            "step": step,
-            "position": stream.position,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(),
-            "best_step": best_step,
-            "best_score": best_score,
-            "best": best_state,
-            "history": history,
-            "loss_history": loss_history,
-            "loss_window": loss_window,
-        }
-        with atomic_output(checkpoint_path, "wb") as handle:
-            torch.save(state, handle)
-
-    pairs_trained, train_seconds, eval_seconds = 0, 0.0, 0.0
-    model.train()
-    progress = tqdm(total=total_steps, initial=step, desc="training", unit="step")
-    while step < total_steps:
-        started = time.perf_counter()
-        step_loss = 0.0
-        for _ in range(settings.grad_accum_steps):
-            batch = [groups[i] for i in stream.take(settings.batch_size)]
-            loss, n_pairs = group_loss(
-                model, tokenizer, batch, queries, collection, settings, device
-            )
-            (loss / settings.grad_accum_steps).backward()
-            step_loss += loss.item() / settings.grad_accum_steps
-            pairs_trained += n_pairs
-        if settings.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-        lr = optimizer.param_groups[0]["lr"]  # the rate this step used
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        _call(callbacks, "on_step_end", model, step, total_steps)
-        train_seconds += time.perf_counter() - started
-
-        loss_window = [loss_window[0] + step_loss, loss_window[1] + 1]
-        progress.update(1)
-        progress.set_postfix(loss=f"{step_loss:.4f}")
-        if step % settings.log_every == 0 or step == total_steps:
-            mean_loss = loss_window[0] / loss_window[1]
-            loss_history.append([step, mean_loss])
-            log(f"step {step}/{total_steps}: loss {mean_loss:.4f} lr {lr:.3g}")
-            loss_window = [0.0, 0]
-        if (settings.eval_every and step % settings.eval_every == 0) or step == total_steps:
-            started = time.perf_counter()
-            evaluate_now()
-            eval_seconds += time.perf_counter() - started
-        if (
-            settings.checkpoint_every and step % settings.checkpoint_every == 0
-        ) or step == total_steps:
-            save_checkpoint()
-    progress.close()
-
-    assert best_state is not None and best_step is not None  # the final step is eligible
-    model.load_state_dict(best_state)
-    model.eval()
-    save_cross_encoder(model, tokenizer, out_dir)
-    log(f"saved step {best_step} ({settings.select_metric} {best_score:.4f}) to {out_dir}")
-    return {
-        "best_step": best_step,
-        "best_score": best_score,
-        "select_metric": settings.select_metric,
-        "steps": step,
-        "resumed_from": resumed_from,
-        "history": history,
-        "loss_history": loss_history,
-        "train_seconds": train_seconds,
-        "eval_seconds": eval_seconds,
-        "pairs_trained": pairs_trained,
-        "pairs_per_second": pairs_trained / train_seconds if train_seconds else None,
-        "groups": len(groups),
-        "device": str(device),
-        "precision": settings.precision,
-        "settings": asdict(settings),
-    }

@@ -5,43 +5,36 @@ import torch
 
 from slimrank.config import job_threads
 from slimrank.logs import setup
-from slimrank.models import load_cross_encoder, pick_device, resolve_precision
-from slimrank.quantize import load_quantized
-from slimrank.rerank import append_first_stage_tail, rerank_run, shard_of
+from slimrank.rerank import Reranker, append_first_stage_tail, shard_of
 from slimrank.trec import read_run, read_tsv_pairs, write_run
 
 log = setup(snakemake.log[0])
 # Read from the config, not a param: a thread count must not make Snakemake redo finished jobs.
 torch.set_num_threads(job_threads(snakemake.threads, snakemake.config["threads_per_job"]))
-if snakemake.params.int8:  # dynamic int8 quantization runs on the CPU only, in fp32
-    device, precision = pick_device("cpu"), "fp32"
-    model, tokenizer = load_quantized(snakemake.input.model)
-else:
-    device = pick_device(snakemake.params.device)
-    precision = resolve_precision(snakemake.params.precision, device)
-    model, tokenizer = load_cross_encoder(snakemake.input.model, device=device)
+reranker = Reranker.load(
+    snakemake.input.model,
+    max_length=snakemake.params.max_length,
+    device=snakemake.params.device,
+    precision=snakemake.params.precision,
+    int8=snakemake.params.int8,
+)
 candidates = read_run(snakemake.input.candidates)
 queries = read_tsv_pairs(snakemake.input.queries)
 candidates = {qid: docs for qid, docs in candidates.items() if qid in queries}
 candidates = shard_of(candidates, int(snakemake.wildcards.shard), snakemake.params.shards)
-reranked = rerank_run(
-    model,
-    tokenizer,
+reranked = reranker.rerank(
     candidates,
     queries,
     read_tsv_pairs(snakemake.input.collection),
     depth=snakemake.params.depth,
     batch_size=snakemake.params.batch_size,
-    max_length=snakemake.params.max_length,
-    device=device,
-    precision=precision,
 )
 log.info(
     "reranked the top %d of %d queries on %s in %s",
     snakemake.params.depth,
     len(reranked),
-    device,
-    precision,
+    reranker.device,
+    reranker.precision,
 )
 name = snakemake.wildcards.model + snakemake.wildcards.on
 write_run(append_first_stage_tail(reranked, candidates), snakemake.output[0], tag=name)
