@@ -9,6 +9,10 @@ import pandas as pd
 import pytest
 
 from slimrank import figures
+from slimrank.study import EFFICIENCY, METRICS, PARAMS
+
+SPLIT, METRIC_LIST = "dl19", ["ndcg@10", "mrr@10"]
+ON = dict(split=SPLIT, metrics_list=METRIC_LIST)
 
 RUNS = {  # run: (ndcg@10, mrr@10, nonzero params, encoder sparsity)
     "bm25": (0.50, 0.70, None, None),
@@ -28,19 +32,20 @@ def frames(drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = {r: v for r, v in RUNS.items() if not r.startswith(drop or ("\0",))}
     metrics = pd.DataFrame(
         [
-            {"split": "dl19", "run": r, "metric": m, "value": v[i], "queries": 43}
+            ("dl19", r, m, v[i], 43)
             for r, v in runs.items()
             for i, m in enumerate(("ndcg@10", "mrr@10"))
-        ]
+        ],
+        columns=list(METRICS),
     )
     params = pd.DataFrame(
         [
             {
-                "variant": r,
-                "nonzero_params": v[2],
-                "encoder_sparsity": v[3],
-                "target_sparsity": v[3],
-                "total_params": 22_700_000,
+                PARAMS.name: r,
+                PARAMS.nonzero: v[2],
+                PARAMS.encoder_sparsity: v[3],
+                PARAMS.target_sparsity: v[3],
+                PARAMS.total: 22_700_000,
             }
             for r, v in runs.items()
             if v[2] is not None
@@ -63,13 +68,15 @@ def legend_labels(fig) -> list[str]:
 
 def test_effectiveness_and_sweep(tmp_path):
     metrics, params = frames()
-    assert_written(figures.plot_effectiveness(metrics, params, tmp_path / "eff"), tmp_path / "eff")
     assert_written(
-        figures.plot_sparsity_sweep(metrics, params, tmp_path / "a" / "sweep"),
+        figures.plot_effectiveness(metrics, params, tmp_path / "eff", **ON), tmp_path / "eff"
+    )
+    assert_written(
+        figures.plot_sparsity_sweep(metrics, params, tmp_path / "a" / "sweep", **ON),
         tmp_path / "a" / "sweep",
     )
-    labels = legend_labels(figures.effectiveness_figure(metrics, params))
-    assert {"layer drop", "one-shot pruning", "gradual magnitude pruning", "full model"} <= set(
+    labels = legend_labels(figures.effectiveness_figure(metrics, params, **ON))
+    assert {"layer dropping", "one-shot pruning", "gradual magnitude pruning", "full model"} <= set(
         labels
     )
 
@@ -77,21 +84,19 @@ def test_effectiveness_and_sweep(tmp_path):
 @pytest.mark.parametrize("missing", [("gmp", "lottery"), ("drop",), ("oneshot", "gmp")])
 def test_missing_families_are_omitted(tmp_path, missing):
     metrics, params = frames(drop=missing)
-    # the workflow's params.tsv spells some columns differently: accepted as well
-    params = params.rename(columns={"variant": "name", "nonzero_params": "nonzero"})
     for builder in (figures.effectiveness_figure, figures.sparsity_figure):
-        labels = " ".join(legend_labels(builder(metrics, params)))
+        labels = " ".join(legend_labels(builder(metrics, params, **ON)))
         for family in missing:
             assert figures.STYLES[family][2] not in labels.replace("(at matched sparsity)", "")
     stem = tmp_path / "eff"
-    assert_written(figures.plot_effectiveness(metrics, params, stem), stem)
+    assert_written(figures.plot_effectiveness(metrics, params, stem, **ON), stem)
 
 
 def test_plots_survive_an_absent_split(tmp_path):
     metrics, params = frames()
-    figures.sparsity_figure(metrics, params, split="dl20")
+    figures.sparsity_figure(metrics, params, "dl20", METRIC_LIST)
     stem = tmp_path / "empty"
-    assert_written(figures.plot_effectiveness(metrics, params, stem, split="dl20"), stem)
+    assert_written(figures.plot_effectiveness(metrics, params, stem, "dl20", METRIC_LIST), stem)
 
 
 def test_speed(tmp_path):
@@ -102,16 +107,18 @@ def test_speed(tmp_path):
     metrics = pd.concat([metrics, int8])
     efficiency = pd.DataFrame(
         {
-            "variant": ["full", "drop-L2", "oneshot-match-L2", "full-int8"],
-            "throughput_pairs_per_s": [42.0, 120.0, 41.0, 90.0],  # benchmark_model's key
+            EFFICIENCY.model: ["full", "drop-L2", "oneshot-match-L2", "full-int8"],
+            EFFICIENCY.throughput_pairs_per_s: [42.0, 120.0, 41.0, 90.0],
+            EFFICIENCY.pairs_per_s_ratio: [1.0, 120 / 42, 41 / 42, 90 / 42],
         }
     )
     stem = tmp_path / "speed"
-    assert_written(figures.plot_speed(metrics, efficiency, stem), stem)
-    labels = legend_labels(figures.speed_figure(metrics, efficiency))
-    assert "int8 (hollow)" in labels and "layer drop" in labels
-    for absent in (None, pd.DataFrame(columns=["variant", "pairs_per_s_ratio"])):
-        assert_written(figures.plot_speed(metrics, absent, tmp_path / "none"), tmp_path / "none")
+    assert_written(figures.plot_speed(metrics, efficiency, stem, SPLIT, "ndcg@10"), stem)
+    labels = legend_labels(figures.speed_figure(metrics, efficiency, SPLIT, "ndcg@10"))
+    assert "int8 (hollow)" in labels and "layer dropping" in labels
+    for absent in (None, pd.DataFrame(columns=[EFFICIENCY.model, EFFICIENCY.pairs_per_s_ratio])):
+        stem = tmp_path / "none"
+        assert_written(figures.plot_speed(metrics, absent, stem, SPLIT, "ndcg@10"), stem)
 
 
 def test_speed_labels_do_not_overlap():
@@ -123,12 +130,15 @@ def test_speed_labels_do_not_overlap():
     metrics.loc[metrics.run == "drop-L2", "value"] = 0.2
     runs = sorted(r for r in metrics.run.unique() if r != "bm25")
     efficiency = pd.DataFrame(
-        {"variant": runs, "pairs_per_s_ratio": [1.0 + 0.01 * (i % 3) for i in range(len(runs))]}
+        {
+            EFFICIENCY.model: runs,
+            EFFICIENCY.pairs_per_s_ratio: [1.0 + 0.01 * (i % 3) for i in range(len(runs))],
+        }
     )
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text
 
-    fig = figures.speed_figure(metrics, efficiency)
+    fig = figures.speed_figure(metrics, efficiency, SPLIT, "ndcg@10")
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     ax = fig.axes[0]
@@ -150,7 +160,7 @@ def test_effectiveness_labels_stay_inside_their_panels():
 
     metrics, params = frames()
     metrics.loc[metrics.run == "drop-L2", "value"] = 0.30  # below every other plotted point
-    fig = figures.effectiveness_figure(metrics, params)
+    fig = figures.effectiveness_figure(metrics, params, **ON)
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     for ax in fig.axes:
@@ -165,17 +175,18 @@ def test_effectiveness_labels_stay_inside_their_panels():
 def test_per_query(tmp_path):
     compressed = {"q1": 0.9, "q2": 0.5, "q3": 0.1, "q4": 0.4}
     full = {"q1": 0.7, "q2": 0.5, "q3": 0.3, "q4": 0.2}
-    fig = figures.per_query_figure(compressed, full, label="drop-L3")
+    fig = figures.per_query_figure(compressed, full, "drop-L3", "ndcg@10")
     assert fig.axes[0].get_title() == "drop-L3 vs full: 2 wins, 1 ties, 1 losses"
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([0.2, 0.2, 0.0, -0.2])  # sorted, largest gain first
     stem = tmp_path / "per_query"
-    assert_written(figures.plot_per_query(compressed, full, stem), stem)
-    assert_written(figures.plot_per_query({}, {}, tmp_path / "empty"), tmp_path / "empty")
+    assert_written(figures.plot_per_query(compressed, full, stem, "drop-L3", "ndcg@10"), stem)
+    empty = tmp_path / "empty"
+    assert_written(figures.plot_per_query({}, {}, empty, "no compressed model", "ndcg@10"), empty)
 
 
 def test_pdf_is_reproducible(tmp_path):
     metrics, params = frames()
-    a = figures.plot_effectiveness(metrics, params, tmp_path / "a")[0].read_bytes()
-    b = figures.plot_effectiveness(metrics, params, tmp_path / "b")[0].read_bytes()
+    a = figures.plot_effectiveness(metrics, params, tmp_path / "a", **ON)[0].read_bytes()
+    b = figures.plot_effectiveness(metrics, params, tmp_path / "b", **ON)[0].read_bytes()
     assert a == b

@@ -8,8 +8,8 @@ from slimrank.models import load_cross_encoder
 from slimrank.params import count_parameters, params_table, prunable_linear_weights
 from slimrank.pruning import GradualMagnitudePruning
 from slimrank.rerank import append_first_stage_tail
+from slimrank.study import Variant, check_variants, variant_table
 from slimrank.variant_models import HoldZeros, initial_model, training_callbacks
-from slimrank.variants import Variant, check_variants, variant_table
 
 from .conftest import REPO
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import ranx
 
+from slimrank.study import METRICS, SIGNIFICANCE
 from slimrank.trec import Qrels, Run
 
 GRADED_METRICS = {"ndcg", "ndcg_burges", "dcg", "dcg_burges"}
@@ -47,7 +48,8 @@ def evaluate_runs(
     """Mean of each metric for each run over the queries of ``qrels``.
 
     Queries a run misses count as zero; run queries without qrels are ignored (ranx
-    ``make_comparable``). Returns a tidy frame: run, metric, value, queries.
+    ``make_comparable``). Returns a tidy frame: run, metric, value, queries (the columns of
+    :data:`slimrank.study.METRICS` but the split, which the caller adds).
     """
     rows = []
     for name, run in runs.items():
@@ -61,18 +63,13 @@ def evaluate_runs(
             if len(group) == 1:
                 scores = {group[0]: scores}
             for metric in group:
-                rows.append(
-                    {
-                        "run": name,
-                        "metric": metric,
-                        "value": float(scores[metric]),
-                        "queries": len(qrels),
-                    }
-                )
-    frame = pd.DataFrame(rows, columns=["run", "metric", "value", "queries"])
+                rows.append((name, metric, float(scores[metric]), len(qrels)))
+    columns = [METRICS.run, METRICS.metric, METRICS.value, METRICS.queries]
+    frame = pd.DataFrame(rows, columns=columns)
     order = {m: i for i, m in enumerate(metrics)}
     return frame.sort_values(
-        ["run", "metric"], key=lambda c: c.map(order) if c.name == "metric" else c
+        [METRICS.run, METRICS.metric],
+        key=lambda c: c.map(order) if c.name == METRICS.metric else c,
     )
 
 
@@ -97,12 +94,14 @@ def paired_tests(
     """Two-sided paired Student's t-test (ranx ``compare``) of every run against ``baseline``.
 
     Holm's correction is applied per metric over the runs compared with this baseline. Returns
-    a tidy frame: run, baseline, metric, p_value, p_holm. Fisher's randomization test is not
+    a tidy frame: run, baseline, metric, p_value, p_holm (:data:`slimrank.study.SIGNIFICANCE`
+    but the split, which the caller adds). Fisher's randomization test is not
     offered: its p-values vary between calls on identical inputs.
     """
     others = [name for name in runs if name != baseline]
+    columns = list(SIGNIFICANCE)[1:]  # every column but the split
     if baseline not in runs or not others:
-        return pd.DataFrame(columns=["run", "baseline", "metric", "p_value", "p_holm"])
+        return pd.DataFrame(columns=columns)
     rows = []
     for graded, group in _split_metrics(metrics).items():
         report = ranx.compare(
@@ -117,16 +116,8 @@ def paired_tests(
                 float(report.comparisons[baseline, name][metric]["p_value"]) for name in others
             ]
             for name, p, adjusted in zip(others, p_values, holm(p_values), strict=True):
-                rows.append(
-                    {
-                        "run": name,
-                        "baseline": baseline,
-                        "metric": metric,
-                        "p_value": p,
-                        "p_holm": adjusted,
-                    }
-                )
-    return pd.DataFrame(rows)
+                rows.append((name, baseline, metric, p, adjusted))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def per_query_scores(qrels: Qrels, run: Run, metric: str, relevance_level: int) -> dict[str, float]:

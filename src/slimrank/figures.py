@@ -3,8 +3,8 @@
 Figures are built on :class:`matplotlib.figure.Figure` directly, never through ``pyplot``: no
 global figure registry, no GUI backend (the Agg canvas renders PNG, the PDF backend PDF), so the
 functions are safe in workers and tests. Every plot takes the workflow's tidy frames (see
-:mod:`slimrank.report`) and simply leaves out what is absent: a build without GMP runs, without
-a sweep or without efficiency measurements still gets every figure.
+:mod:`slimrank.study` names their columns) and simply leaves out what is absent: a build
+without GMP runs, without a sweep or without efficiency measurements still gets every figure.
 
 Colour and marker are fixed per method (layer drop, each pruning schedule) and shared by all
 figures, from the Okabe-Ito palette, which stays distinguishable for colour-blind readers and
@@ -20,29 +20,30 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from slimrank.report import (
+from slimrank.study import (
     BM25,
+    EFFICIENCY,
     FULL,
+    METHOD_NAMES,
+    METRICS,
+    PARAMS,
     SCHEDULES,
-    metric_label,
-    normalize_efficiency,
-    normalize_params,
+    matched_name,
     parse_run,
-    win_tie_loss,
 )
+from slimrank.tables import metric_label, win_tie_loss
 
-#: (colour, marker, legend label) per method.
+#: (colour, marker, legend label) per method; methods are labelled as the text names them.
 STYLES: dict[str, tuple[str, str, str]] = {
-    "drop": ("#0072B2", "o", "layer drop"),
-    "oneshot": ("#E69F00", "s", "one-shot pruning"),
-    "gmp": ("#009E73", "^", "gradual magnitude pruning"),
-    "lottery": ("#D55E00", "D", "lottery-ticket rewinding"),
+    "drop": ("#0072B2", "o", METHOD_NAMES["drop"]),
+    "oneshot": ("#E69F00", "s", METHOD_NAMES["oneshot"]),
+    "gmp": ("#009E73", "^", METHOD_NAMES["gmp"]),
+    "lottery": ("#D55E00", "D", METHOD_NAMES["lottery"]),
     "full": ("#000000", "*", "full model"),
     "other": ("#CC79A7", "v", "other"),
 }
 BM25_COLOUR = "#999999"
 WIN, TIE, LOSS = "#009E73", "#999999", "#D55E00"
-DEFAULT_METRICS = ("ndcg@10", "mrr@10")
 
 
 def method(run: str) -> str:
@@ -65,16 +66,17 @@ def save(fig: Figure, out_stem: Path) -> list[Path]:
 
 def _values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
     """run x metric values of ``split`` (empty frame when the split is absent)."""
-    frame = metrics[metrics["split"] == split]
-    return frame.pivot_table(index="run", columns="metric", values="value", aggfunc="first")
+    frame = metrics[metrics[METRICS.split] == split]
+    return frame.pivot_table(
+        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="first"
+    )
 
 
 def _params_column(params: pd.DataFrame | None, column: str) -> dict[str, float]:
     """variant -> value of one params column (empty when the frame or column is absent)."""
-    params = normalize_params(params)
     if params is None or params.empty or column not in params.columns:
         return {}
-    return dict(zip(params["variant"], params[column].astype(float), strict=True))
+    return dict(zip(params[PARAMS.name], params[column].astype(float), strict=True))
 
 
 def _value(values: pd.DataFrame, run: str, metric: str) -> float | None:
@@ -165,8 +167,8 @@ def _series(ax, points: list[tuple[float, float]], key: str, **kwargs) -> None:
 def effectiveness_figure(
     metrics: pd.DataFrame,
     params: pd.DataFrame,
-    split: str = "dl19",
-    metrics_list: Sequence[str] = DEFAULT_METRICS,
+    split: str,
+    metrics_list: Sequence[str],
 ) -> Figure:
     """Effectiveness against non-zero parameters: layer drop vs each matched pruning schedule.
 
@@ -176,7 +178,7 @@ def effectiveness_figure(
     dotted line. int8 and sweep runs belong to other figures.
     """
     values = _values(metrics, split)
-    nonzeros = _params_column(params, "nonzero_params")
+    nonzeros = _params_column(params, PARAMS.nonzero)
     fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
     for ax, metric in zip(axes, metrics_list, strict=True):
@@ -215,8 +217,8 @@ def plot_effectiveness(
     metrics: pd.DataFrame,
     params: pd.DataFrame,
     out_stem: Path,
-    split: str = "dl19",
-    metrics_list: Sequence[str] = DEFAULT_METRICS,
+    split: str,
+    metrics_list: Sequence[str],
 ) -> list[Path]:
     """Write :func:`effectiveness_figure` as ``out_stem``.pdf/.png; returns the two paths."""
     return save(effectiveness_figure(metrics, params, split, metrics_list), out_stem)
@@ -226,8 +228,8 @@ def plot_effectiveness(
 def sparsity_figure(
     metrics: pd.DataFrame,
     params: pd.DataFrame,
-    split: str = "dl19",
-    metrics_list: Sequence[str] = DEFAULT_METRICS,
+    split: str,
+    metrics_list: Sequence[str],
 ) -> Figure:
     """Effectiveness against encoder sparsity (%), one curve per pruning schedule.
 
@@ -237,8 +239,8 @@ def sparsity_figure(
     sparsity each layer count corresponds to.
     """
     values = _values(metrics, split)
-    sparsity = _params_column(params, "encoder_sparsity")
-    target = _params_column(params, "target_sparsity")
+    sparsity = _params_column(params, PARAMS.encoder_sparsity)
+    target = _params_column(params, PARAMS.target_sparsity)
     fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
     for ax, metric in zip(axes, metrics_list, strict=True):
@@ -265,11 +267,8 @@ def sparsity_figure(
             y = _value(values, run, metric)
             if info.kind != "drop" or info.int8 or y is None:
                 continue
-            matched = [
-                target[f"{s}-match-L{info.matched_layers}"]
-                for s in SCHEDULES
-                if f"{s}-match-L{info.matched_layers}" in target
-            ]
+            partners = [matched_name(s, info.matched_layers) for s in SCHEDULES]
+            matched = [target[name] for name in partners if name in target]
             if matched:
                 drop_points.append((100 * matched[0], y, info.matched_layers))
         if drop_points:
@@ -305,8 +304,8 @@ def plot_sparsity_sweep(
     metrics: pd.DataFrame,
     params: pd.DataFrame,
     out_stem: Path,
-    split: str = "dl19",
-    metrics_list: Sequence[str] = DEFAULT_METRICS,
+    split: str,
+    metrics_list: Sequence[str],
 ) -> list[Path]:
     """Write :func:`sparsity_figure` as ``out_stem``.pdf/.png; returns the two paths."""
     return save(sparsity_figure(metrics, params, split, metrics_list), out_stem)
@@ -316,8 +315,8 @@ def plot_sparsity_sweep(
 def speed_figure(
     metrics: pd.DataFrame,
     efficiency: pd.DataFrame | None,
-    split: str = "dl19",
-    metric: str = "ndcg@10",
+    split: str,
+    metric: str,
 ) -> Figure:
     """Effectiveness against measured throughput relative to the full model.
 
@@ -326,19 +325,20 @@ def speed_figure(
     measurements the figure says so instead of failing, so the paper still builds.
     """
     values = _values(metrics, split)
-    efficiency = normalize_efficiency(efficiency)
+    ratio_column = EFFICIENCY.pairs_per_s_ratio
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     ax.set_xlabel("throughput relative to the full model (×)")
     ax.set_ylabel(metric_label(metric))
     ax.grid(alpha=0.3)
-    if efficiency is None or efficiency.empty or "pairs_per_s_ratio" not in efficiency.columns:
+    if efficiency is None or efficiency.empty or ratio_column not in efficiency.columns:
         _no_data(ax, "throughput was not measured in this build")
         return fig
     seen: set[str] = set()
     labels: list[tuple[float, float, str]] = []
     any_int8 = False
-    for run, ratio in zip(efficiency["variant"], efficiency["pairs_per_s_ratio"], strict=True):
+    runs, ratios = efficiency[EFFICIENCY.model], efficiency[ratio_column]
+    for run, ratio in zip(runs, ratios, strict=True):
         y = _value(values, run, metric)
         if y is None or pd.isna(ratio):
             continue
@@ -381,8 +381,8 @@ def plot_speed(
     metrics: pd.DataFrame,
     efficiency: pd.DataFrame | None,
     out_stem: Path,
-    split: str = "dl19",
-    metric: str = "ndcg@10",
+    split: str,
+    metric: str,
 ) -> list[Path]:
     """Write :func:`speed_figure` as ``out_stem``.pdf/.png; returns the two paths."""
     return save(speed_figure(metrics, efficiency, split, metric), out_stem)
@@ -392,13 +392,13 @@ def plot_speed(
 def per_query_figure(
     scores: Mapping[str, float],
     baseline: Mapping[str, float],
-    label: str = "best compressed",
+    label: str,
+    metric: str,
     baseline_label: str = "full",
-    metric: str = "ndcg@10",
 ) -> Figure:
     """Per-query ``scores - baseline`` as bars sorted from largest gain to largest loss.
 
-    The title counts wins, ties and losses (:func:`slimrank.report.win_tie_loss`): a mean can
+    The title counts wins, ties and losses (:func:`slimrank.tables.win_tie_loss`): a mean can
     hide that a compressed model loses a few queries badly while tying most.
     """
     qids = sorted(set(scores) | set(baseline))
@@ -441,9 +441,9 @@ def plot_per_query(
     scores: Mapping[str, float],
     baseline: Mapping[str, float],
     out_stem: Path,
-    label: str = "best compressed",
+    label: str,
+    metric: str,
     baseline_label: str = "full",
-    metric: str = "ndcg@10",
 ) -> list[Path]:
     """Write :func:`per_query_figure` as ``out_stem``.pdf/.png; returns the two paths."""
-    return save(per_query_figure(scores, baseline, label, baseline_label, metric), out_stem)
+    return save(per_query_figure(scores, baseline, label, metric, baseline_label), out_stem)

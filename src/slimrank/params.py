@@ -228,15 +228,13 @@ def params_table(records: list[dict]):
     """
     import pandas as pd
 
-    columns = [
-        "name", "family", "schedule", "layers", "match_layers", "target_sparsity", "total",
-        "nonzero", "prunable", "prunable_nonzero", "encoder_sparsity", "size_bytes",
-        "matched_total",
-    ]  # fmt: skip
+    from slimrank.study import PARAMS
+
+    columns = [c for c in PARAMS if c != PARAMS.match_error]  # read from the records
     table = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
-    matched = table["matched_total"].notna()
-    table["match_error"] = None
-    table.loc[matched, "match_error"] = (
-        table.loc[matched, "nonzero"] / table.loc[matched, "matched_total"] - 1
+    matched = table[PARAMS.matched_total].notna()
+    table[PARAMS.match_error] = None
+    table.loc[matched, PARAMS.match_error] = (
+        table.loc[matched, PARAMS.nonzero] / table.loc[matched, PARAMS.matched_total] - 1
     )
     return table

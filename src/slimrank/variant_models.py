@@ -1,6 +1,6 @@
 """Making the model a variant's fine-tuning starts from, and its training callbacks.
 
-Kept apart from :mod:`slimrank.variants` (the table), which the Snakefile imports while it
+Kept apart from :mod:`slimrank.study` (the table), which the Snakefile imports while it
 parses and which therefore must not pull in torch.
 """
 
@@ -20,7 +20,7 @@ from slimrank.pruning import (
     masks_from_weights,
     rewind_to_pretrained,
 )
-from slimrank.variants import Variant
+from slimrank.study import Variant
 
 
 def target_sparsity(variant: Variant, config) -> tuple[float, int | None]:

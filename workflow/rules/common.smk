@@ -13,7 +13,7 @@ from slimrank.config import (
     splits_with_role,
 )
 from slimrank.data import DataError
-from slimrank.variants import check_variants, variant_table
+from slimrank.study import check_variants, variant_table
 
 
 def _fail(message):

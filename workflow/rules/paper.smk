@@ -10,6 +10,7 @@ TABLE_INPUTS = {
 FIGURES = ["effectiveness", "sparsity_sweep", "speed", "per_query"]
 PAPER_FILES = [
     "results/paper/main_table.tex",
+    "results/paper/split_tables.tex",
     "results/paper/main_table.md",
     "results/paper/numbers.tex",
     *expand("results/paper/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
@@ -28,12 +29,15 @@ rule paper_tables:
             category="Paper",
         ),
         numbers="results/paper/numbers.tex",
+        split_tables="results/paper/split_tables.tex",
     log:
         "logs/paper/tables.log",
     conda:
         "../../envs/paper.yaml"
     params:
         split=PAPER_SPLIT,
+        test_splits=TEST_SPLITS,
+        roles={"train": TRAIN_SPLIT, "valid": VALID_SPLIT},
         paper=config["paper"],
     script:
         "../scripts/paper_tables.py"
@@ -60,6 +64,7 @@ rule figure:
         "../../envs/paper.yaml"
     params:
         split=PAPER_SPLIT,
+        metrics=config["paper"]["figure_metrics"],
         relevance_level=config["splits"][PAPER_SPLIT]["relevance_level"],
         models=MODELS,
     script:

@@ -7,6 +7,7 @@ import torch
 from slimrank.config import job_threads
 from slimrank.efficiency import benchmark_pairs, benchmark_variant
 from slimrank.logs import setup
+from slimrank.study import EFFICIENCY
 from slimrank.trec import atomic_output, read_run, read_tsv_pairs
 
 log = setup(snakemake.log[0])
@@ -32,14 +33,14 @@ record = benchmark_variant(
     sparse_check=snakemake.params.sparse_check,
     precision=snakemake.params.precision,
 )
-record = {"model": snakemake.wildcards.model, **record}
+record = {EFFICIENCY.model: snakemake.wildcards.model, **record}
 log.info(
     "%s: %.1f pairs/s (full %.1f, ratio %.2f), latency %.0f ms",
-    record["model"],
-    record["throughput_pairs_per_s"],
+    record[EFFICIENCY.model],
+    record[EFFICIENCY.throughput_pairs_per_s],
     record["reference_pairs_per_s"],
-    record["pairs_per_s_ratio"],
-    record["latency_ms"],
+    record[EFFICIENCY.pairs_per_s_ratio],
+    record[EFFICIENCY.latency_ms],
 )
 with atomic_output(snakemake.output[0]) as out:
     json.dump(record, out, indent=2)

@@ -11,4 +11,5 @@ plot_sparsity_sweep(
     pd.read_csv(snakemake.input.params, sep="\t"),
     Path(snakemake.output.pdf).with_suffix(""),
     split=snakemake.params.split,
+    metrics_list=snakemake.params.metrics,
 )

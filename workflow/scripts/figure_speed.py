@@ -11,4 +11,5 @@ plot_speed(
     pd.read_csv(snakemake.input.efficiency, sep="\t"),
     Path(snakemake.output.pdf).with_suffix(""),
     split=snakemake.params.split,
+    metric=snakemake.params.metrics[0],
 )

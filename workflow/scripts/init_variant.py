@@ -5,9 +5,9 @@ import json
 from slimrank.logs import setup
 from slimrank.models import save_cross_encoder
 from slimrank.params import count_parameters
+from slimrank.study import Variant
 from slimrank.trec import atomic_output
 from slimrank.variant_models import initial_model
-from slimrank.variants import Variant
 
 log = setup(snakemake.log[0])
 variant = Variant(**snakemake.params.variant)

@@ -3,13 +3,14 @@
 import pandas as pd
 
 from slimrank.logs import setup
+from slimrank.study import METRICS
 from slimrank.trec import atomic_output
 
 log = setup(snakemake.log[0])
 for key in ("metrics", "significance"):
     table = pd.concat(
         (
-            pd.read_csv(path, sep="\t", dtype={"run": str, "split": str})
+            pd.read_csv(path, sep="\t", dtype={METRICS.run: str, METRICS.split: str})
             for path in snakemake.input[key]
         ),
         ignore_index=True,

@@ -1,29 +1,58 @@
-"""Main table (LaTeX, Markdown) and the numbers the manuscript quotes, from the result tables."""
+"""Main tables (LaTeX, Markdown) and the numbers the manuscript quotes, from the result tables."""
 
 import json
 
 import pandas as pd
 
 from slimrank.logs import setup
-from slimrank.report import main_table, main_table_caption, numbers_macros, to_latex, to_markdown
+from slimrank.macros import numbers_macros
+from slimrank.study import METRICS
+from slimrank.tables import main_table, main_table_caption, split_tables, to_latex, to_markdown
 from slimrank.trec import atomic_output
 
 log = setup(snakemake.log[0])
 split = snakemake.params.split
+test_splits = snakemake.params.test_splits
 paper = snakemake.params.paper
-metrics = pd.read_csv(snakemake.input.metrics, sep="\t")
+metrics = pd.read_csv(snakemake.input.metrics, sep="\t", dtype={METRICS.run: str})
 significance = pd.read_csv(snakemake.input.significance, sep="\t")
 params = pd.read_csv(snakemake.input.params, sep="\t")
 efficiency = pd.read_csv(snakemake.input.efficiency, sep="\t")
 table = main_table(metrics, significance, params, split, paper["table_metrics"], paper["alpha"])
-queries = int(metrics[metrics.split == split]["queries"].iloc[0])
+queries = int(metrics[metrics[METRICS.split] == split][METRICS.queries].iloc[0])
 caption = main_table_caption(table, split, queries, paper["alpha"])
-stats = {json.load(open(p))["split"]: json.load(open(p)) for p in snakemake.input.stats}
-counts = {f"{name} queries": s["queries"] for name, s in stats.items()}
+stats = {s["split"]: s for s in (json.load(open(p)) for p in snakemake.input.stats)}
+counts = {
+    f"{role} queries": stats[name]["queries"] for role, name in snakemake.params.roles.items()
+}
 with atomic_output(snakemake.output.latex) as out:
     out.write(to_latex(table, caption, "tab:main"))
 with atomic_output(snakemake.output.markdown) as out:
     out.write(to_markdown(table))
+with atomic_output(snakemake.output.split_tables) as out:
+    out.write(
+        split_tables(
+            metrics,
+            significance,
+            params,
+            test_splits,
+            split,
+            paper["table_metrics"],
+            paper["alpha"],
+        )
+    )
 with atomic_output(snakemake.output.numbers) as out:
-    out.write(numbers_macros(metrics, params, significance, efficiency, paper["alpha"], counts))
+    out.write(
+        numbers_macros(
+            metrics,
+            params,
+            significance,
+            efficiency,
+            test_splits=test_splits,
+            main_split=split,
+            text_metrics=paper["figure_metrics"],
+            alpha=paper["alpha"],
+            counts=counts,
+        )
+    )
 log.info("main table (%s):\n%s", split, to_markdown(table))

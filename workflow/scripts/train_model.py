@@ -7,10 +7,10 @@ import torch
 from slimrank.config import job_threads
 from slimrank.logs import setup
 from slimrank.pairs import read_groups
+from slimrank.study import Variant
 from slimrank.training import TrainSettings, train_cross_encoder
 from slimrank.trec import atomic_output, read_qrels, read_run, read_tsv_pairs
 from slimrank.variant_models import training_callbacks
-from slimrank.variants import Variant
 
 log = setup(snakemake.log[0])
 # Read from the config, not a param: a thread count must not make Snakemake redo finished jobs.

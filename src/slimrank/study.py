@@ -1,0 +1,325 @@
+"""The study's contract: its variants, the names of its runs, the columns of its result tables
+and the roles runs play in the paper. Every other module asks here; nothing is defined twice.
+
+**Variants** (one row per model of the study, derived from the config):
+
+- ``full``: the base encoder fine-tuned with every layer;
+- ``drop-L{L}``: the bottom (or evenly spaced) ``L`` layers of the pre-trained encoder, then
+  fine-tuned like ``full``;
+- ``{schedule}-match-L{L}``: unstructured magnitude pruning of the full-depth encoder to the
+  non-zero parameter count of ``drop-L{L}`` (the sparsity is computed from real counts when
+  the variant is made);
+- ``{schedule}-s{pct}``: the high-sparsity sweep, ``pct`` percent of the encoder Linear weights
+  zeroed.
+
+Schedules: ``oneshot`` (fine-tuned full model, pruned, recovery fine-tuning with the mask held),
+``gmp`` (gradual magnitude pruning from the pre-trained model during fine-tuning, cubic
+schedule), ``lottery`` (mask of the pruned fine-tuned model, survivors rewound to pre-trained
+values, retrained with the mask held). Adding a layer count, a sparsity or a schedule is a
+config change; the rules expand this table.
+
+**Runs** are named after the model that reranked them: a variant, ``<variant>-int8`` (its int8
+dynamic quantization), ``bm25`` and other first-stage runs starting with ``bm25``, and
+``full+<reference>`` (the full model reranking a reference run). The names are built by
+:func:`drop_name`, :func:`matched_name`, :func:`sweep_name` and :func:`int8_name` and read back
+by :func:`parse_run`, side by side, so the two cannot disagree.
+
+**Tables**: :data:`PARAMS`, :data:`EFFICIENCY`, :data:`METRICS` and :data:`SIGNIFICANCE` name the
+columns of ``results/params/params.tsv``, ``results/efficiency/efficiency.tsv`` and
+``results/metrics/{metrics,significance}.tsv``; writers and readers both use them.
+
+**Roles** (:func:`matched_sizes`, :func:`focus_size`, :func:`sweep_runs`,
+:func:`best_compressed`) say which run is "the layer-drop model of the k-th size", "the pruned
+model matched to it", "the best compressed run": the paper names its numbers by these roles, so
+the manuscript fits any study.
+
+This module imports no third-party package: the Snakefile reads the variant table from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+#: The uncompressed fine-tuned reranker and the first-stage run: the two baselines.
+FULL = "full"
+BM25 = "bm25"
+INT8_SUFFIX = "-int8"
+#: Pruning schedules, in the order tables, figures and text show them.
+SCHEDULES: tuple[str, ...] = ("oneshot", "gmp", "lottery")
+#: A compression method (layer dropping or a schedule) as running text and legends name it.
+METHOD_NAMES: dict[str, str] = {
+    "drop": "layer dropping",
+    "oneshot": "one-shot pruning",
+    "gmp": "gradual magnitude pruning",
+    "lottery": "lottery-ticket rewinding",
+}
+
+
+# ----------------------------------------------------------------------------- table columns
+class ParamsColumns(NamedTuple):
+    """Columns of ``results/params/params.tsv`` in the order :func:`slimrank.params.params_table`
+    writes them: one row per variant; counts are parameters, sparsities fractions in [0, 1]."""
+
+    name: str = "name"  # the variant
+    family: str = "family"
+    schedule: str = "schedule"
+    layers: str = "layers"
+    match_layers: str = "match_layers"
+    target_sparsity: str = "target_sparsity"
+    total: str = "total"
+    nonzero: str = "nonzero"
+    prunable: str = "prunable"
+    prunable_nonzero: str = "prunable_nonzero"
+    encoder_sparsity: str = "encoder_sparsity"
+    size_bytes: str = "size_bytes"
+    matched_total: str = "matched_total"
+    match_error: str = "match_error"
+
+
+class EfficiencyColumns(NamedTuple):
+    """Columns of ``results/efficiency/efficiency.tsv`` that are read back (one row per model,
+    int8 versions included); the first five lead the table, the benchmark record's other keys
+    (:data:`slimrank.efficiency.BENCHMARK_KEYS`) follow."""
+
+    model: str = "model"
+    int8: str = "int8"
+    throughput_pairs_per_s: str = "throughput_pairs_per_s"
+    pairs_per_s_ratio: str = "pairs_per_s_ratio"  # throughput over the full model's, same job
+    latency_ms: str = "latency_ms"
+    precision: str = "precision"
+    device: str = "device"
+
+
+class MetricsColumns(NamedTuple):
+    """Columns of ``results/metrics/metrics.tsv``: one row per split, run and metric."""
+
+    split: str = "split"
+    run: str = "run"
+    metric: str = "metric"
+    value: str = "value"
+    queries: str = "queries"
+
+
+class SignificanceColumns(NamedTuple):
+    """Columns of ``results/metrics/significance.tsv``: one paired test per row."""
+
+    split: str = "split"
+    run: str = "run"
+    baseline: str = "baseline"
+    metric: str = "metric"
+    p_value: str = "p_value"
+    p_holm: str = "p_holm"
+
+
+PARAMS = ParamsColumns()
+EFFICIENCY = EfficiencyColumns()
+METRICS = MetricsColumns()
+SIGNIFICANCE = SignificanceColumns()
+#: The columns efficiency.tsv starts with.
+EFFICIENCY_FIRST: tuple[str, ...] = tuple(EFFICIENCY)[:5]
+
+
+# ----------------------------------------------------------------------------- variants
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    family: str  # full | drop | prune
+    schedule: str  # finetune | oneshot | gmp | lottery
+    layers: int | None  # layers kept by a drop variant; None: every layer of the base model
+    match_layers: int | None  # prune: matched to the parameter count of drop-L{match_layers}
+    sparsity: float | None  # prune sweep: fraction of encoder Linear weights zeroed
+    seed: int
+
+    @property
+    def starts_from_full(self) -> bool:
+        """Made from the fine-tuned full model (its mask, at least) rather than the base."""
+        return self.schedule in ("oneshot", "lottery")
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+def drop_name(layers: int) -> str:
+    return f"drop-L{layers}"
+
+
+def matched_name(schedule: str, layers: int) -> str:
+    return f"{schedule}-match-L{layers}"
+
+
+def sweep_name(schedule: str, sparsity: float) -> str:
+    return f"{schedule}-s{round(sparsity * 100):d}"
+
+
+def int8_name(model: str) -> str:
+    return model + INT8_SUFFIX
+
+
+def variant_table(config: Mapping) -> list[Variant]:
+    """Every variant the config asks for, ``full`` first; names are unique."""
+    compression = config.get("compression", {})
+    seed = config.get("seed", 0)
+    variants = [Variant(FULL, "full", "finetune", None, None, None, seed)]
+    for layers in compression.get("layers", []):
+        variants.append(Variant(drop_name(layers), "drop", "finetune", layers, None, None, seed))
+    for schedule, layer_counts in compression.get("matched", {}).items():
+        for layers in layer_counts:
+            name = matched_name(schedule, layers)
+            variants.append(Variant(name, "prune", schedule, None, layers, None, seed))
+    sweep = compression.get("sweep", {})
+    for schedule in sweep.get("schedules", []):
+        for sparsity in sweep.get("sparsities", []):
+            name = sweep_name(schedule, sparsity)
+            variants.append(Variant(name, "prune", schedule, None, None, sparsity, seed))
+    names = [v.name for v in variants]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"compression: variants defined twice: {duplicated}")
+    return variants
+
+
+def check_variants(config: Mapping) -> None:
+    """Matched variants need their layer-drop partner's layer count in ``compression.layers``."""
+    compression = config.get("compression", {})
+    layers = set(compression.get("layers", []))
+    for schedule, layer_counts in compression.get("matched", {}).items():
+        if schedule not in SCHEDULES:
+            raise ValueError(f"compression.matched.{schedule}: unknown schedule ({SCHEDULES})")
+        missing = sorted(set(layer_counts) - layers)
+        if missing:
+            raise ValueError(
+                f"compression.matched.{schedule}: {missing} are not in compression.layers, "
+                "so there is no layer-drop model to match"
+            )
+
+
+# ----------------------------------------------------------------------------- run names
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run name says about the run.
+
+    ``kind`` is ``first-stage``, ``full``, ``drop``, ``prune`` or ``other``. ``matched_layers``
+    is L for ``drop-L{L}`` and ``{schedule}-match-L{L}`` (the pruned model keeps all its
+    layers; L names the layer-drop model whose non-zero count it matches). ``sweep_pct`` is the
+    target sparsity of a ``{schedule}-s{pct}`` sweep run. ``base`` is the name without
+    ``-int8``.
+    """
+
+    run: str
+    base: str
+    kind: str
+    schedule: str = "none"
+    matched_layers: int | None = None
+    sweep_pct: float | None = None
+    int8: bool = False
+
+    @property
+    def method(self) -> str | None:
+        """``drop`` or the schedule of a compressed run (a key of :data:`METHOD_NAMES`)."""
+        return "drop" if self.kind == "drop" else self.schedule if self.kind == "prune" else None
+
+
+def parse_run(run: str) -> RunInfo:
+    """Classify a run by its name (the inverse of the name builders above)."""
+    base = run.removesuffix(INT8_SUFFIX)
+    int8 = base != run
+    if base.startswith(BM25):
+        return RunInfo(run, base, "first-stage", int8=int8)
+    if base == FULL:
+        return RunInfo(run, base, "full", int8=int8)
+    if m := re.fullmatch(r"drop-L(\d+)", base):
+        return RunInfo(run, base, "drop", matched_layers=int(m[1]), int8=int8)
+    if m := re.fullmatch(r"([a-z0-9]+)-match-L(\d+)", base):
+        return RunInfo(run, base, "prune", m[1], matched_layers=int(m[2]), int8=int8)
+    if m := re.fullmatch(r"([a-z0-9]+)-s(\d+(?:\.\d+)?)", base):
+        return RunInfo(run, base, "prune", m[1], sweep_pct=float(m[2]), int8=int8)
+    return RunInfo(run, base, "other", int8=int8)
+
+
+def is_compressed(run: str) -> bool:
+    """A variant made smaller than the full model: layer drop, pruned, or an int8 version."""
+    info = parse_run(run)
+    return info.kind in ("drop", "prune") or (info.kind == "full" and info.int8)
+
+
+def family_of(run: str) -> str:
+    """``full``, ``drop``, ``prune`` (int8 versions share their variant's), or ``other``."""
+    kind = parse_run(run).kind
+    return kind if kind in ("full", "drop", "prune") else "other"
+
+
+# ----------------------------------------------------------------------------- roles
+@dataclass(frozen=True)
+class MatchedSize:
+    """One size of the matched comparison: the layer-drop model and the pruned models (by
+    schedule, in :data:`SCHEDULES` order) matched to its parameter count."""
+
+    layers: int
+    drop: str
+    pruned: dict[str, str] = field(default_factory=dict)
+
+
+def _schedule_order(schedules: Iterable[str]) -> list[str]:
+    """Known schedules in :data:`SCHEDULES` order, then unknown ones by name."""
+    present = set(schedules)
+    return [s for s in SCHEDULES if s in present] + sorted(present - set(SCHEDULES))
+
+
+def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
+    """The sizes of the matched comparison among ``runs``, most layers first.
+
+    A size exists where ``drop-L{L}`` is a run; its pruned partners are the
+    ``{schedule}-match-L{L}`` runs present (int8 versions are not part of the comparison).
+    """
+    runs = set(runs)
+    infos = [parse_run(r) for r in runs if not parse_run(r).int8]
+    levels = sorted({i.matched_layers for i in infos if i.kind == "drop"}, reverse=True)
+    schedules = _schedule_order(
+        i.schedule for i in infos if i.kind == "prune" and i.matched_layers is not None
+    )
+    return [
+        MatchedSize(
+            L,
+            drop_name(L),
+            {s: matched_name(s, L) for s in schedules if matched_name(s, L) in runs},
+        )
+        for L in levels
+    ]
+
+
+def focus_size(sizes: Iterable[MatchedSize]) -> MatchedSize | None:
+    """The size where the schedules are compared: the one with the most pruned partners
+    (ties: the fewest layers, the strongest compression); None without sizes."""
+    sizes = list(sizes)
+    if not sizes:
+        return None
+    return max(sizes, key=lambda s: (len(s.pruned), -s.layers))
+
+
+def matched_schedules(sizes: Iterable[MatchedSize]) -> list[str]:
+    """Schedules with a pruned model at one size at least, in :data:`SCHEDULES` order."""
+    return _schedule_order(s for size in sizes for s in size.pruned)
+
+
+def sweep_runs(runs: Iterable[str]) -> dict[str, list[str]]:
+    """Per schedule (in :data:`SCHEDULES` order), its sweep runs by target sparsity ascending."""
+    infos = [parse_run(r) for r in runs]
+    sweep = [i for i in infos if i.sweep_pct is not None and not i.int8]
+    return {
+        s: [i.run for i in sorted(sweep, key=lambda i: i.sweep_pct) if i.schedule == s]
+        for s in _schedule_order(i.schedule for i in sweep)
+    }
+
+
+def best_compressed(values: Mapping[str, float], decimals: int = 3) -> str | None:
+    """The compressed run (:func:`is_compressed`) with the highest value rounded to
+    ``decimals`` (what the table shows); ties go to the first name. None without one."""
+    candidates = [
+        (-round(float(v), decimals), run)
+        for run, v in values.items()
+        if is_compressed(run) and v == v  # NaN is not a value
+    ]
+    return min(candidates)[1] if candidates else None
