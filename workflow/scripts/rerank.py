@@ -3,7 +3,7 @@ their first-stage order."""
 
 import torch
 
-from slimrank.config import job_threads
+from slimrank.cores import job_threads
 from slimrank.logs import setup
 from slimrank.models import load_cross_encoder, pick_device, resolve_precision
 from slimrank.quantize import load_quantized
