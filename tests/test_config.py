@@ -56,7 +56,7 @@ def test_schema_fills_defaults():
         "stemmer": "porter",
         "stopwords": "lucene",
         "depth": 1000,
-        "threads": 2,
+        "threads": 1,
     }
     assert config["splits"]["t"]["relevance_level"] == 1
 
