@@ -19,7 +19,7 @@ from slimrank.config import (
     schema_error_message,
 )
 
-from .conftest import REPO
+from .conftest import MINI, REPO, TINY_CONFIG, tiny_workflow_config
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 
@@ -304,3 +304,50 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     with pytest.raises(ConfigError, match=r"config\.yaml:4:\d+: invalid YAML"):
         check_yaml_file(path)
     check_yaml_file(REPO / "config/config.yaml")
+
+
+# The sizes the tiny integration config shrinks; any other difference from the embedded
+# default (a loss, an analyzer, a model) means the tests no longer run the default's recipe.
+TINY_SIZES = {
+    "bm25.depth",
+    "pairs.negative_depth",
+    "rerank.depth",
+    "rerank.shards",
+    *(f"splits.{split}.sample" for split in ("dl19", "valid", "train")),
+    *(f"training.{key}" for key in ("batch_size", "max_steps", "checkpoint_every", "eval_depth")),
+    "training.log_every",
+    *(f"efficiency.{key}" for key in ("pairs", "batch_size", "repeats", "latency_depth")),
+    "efficiency.int8",
+    "efficiency.sparse_check",
+    "compression.layers",
+    *(f"compression.matched.{schedule}" for schedule in ("oneshot", "gmp", "lottery")),
+    "compression.sweep.schedules",
+    "compression.sweep.sparsities",
+    "compression.gmp.end",
+    "compression.gmp.frequency",
+    # recovery: 2 steps at the training settings (no lr, no validation in between)
+    "compression.recovery.max_steps",
+    "compression.recovery.lr",
+    "compression.recovery.eval_every",
+}
+
+
+def test_tiny_config_is_the_default_with_smaller_sizes():
+    def leaves(value, path=()):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from leaves(item, (*path, key))
+        else:
+            yield ".".join(path), value
+
+    default, tiny = default_config(), yaml.safe_load(TINY_CONFIG.read_text())
+    for config in (default, tiny):
+        validate(config, SCHEMA)  # fills the schema's defaults, as the workflow does
+    default_leaves, tiny_leaves = dict(leaves(default)), dict(leaves(tiny))
+    differ = {
+        key
+        for key in default_leaves.keys() | tiny_leaves.keys()
+        if default_leaves.get(key, "absent") != tiny_leaves.get(key, "absent")
+    }
+    assert differ == TINY_SIZES
+    assert tiny_workflow_config()["local_datasets"]["msmarco-passage-mini"]["dir"] == str(MINI)
