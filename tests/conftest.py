@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # The embedded default reads MS MARCO-mini from the shared folder beside the checkout.
 MINI = (REPO / "../shared/data/msmarco-passage-mini").resolve()
+TINY_CONFIG = REPO / ".test/config/config.yaml"
 # ranx compiles its metrics with numba: cache them inside the environment, as the workflow does.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
 
@@ -101,30 +102,12 @@ def tiny_single_thread():
 
 # ----------------------------------------------------------------------------- workflow runs
 def tiny_workflow_config() -> dict:
-    """The embedded default shrunk to a few queries per split, for integration runs."""
+    """The tiny integration config (.test/config/config.yaml), its data folder resolved, so that
+    the workflow finds it from any working directory."""
     import yaml
 
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config = yaml.safe_load(TINY_CONFIG.read_text())
     config["local_datasets"]["msmarco-passage-mini"]["dir"] = str(MINI)
-    config["splits"]["dl19"]["sample"] = 5
-    config["splits"]["valid"]["sample"] = 4
-    config["splits"]["train"]["sample"] = 12
-    config["bm25"]["depth"] = 50
-    config["pairs"]["negative_depth"] = 20
-    config["training"].update(
-        batch_size=2, max_steps=3, eval_every=0, checkpoint_every=1, eval_depth=5, log_every=1
-    )
-    config["rerank"].update(depth=5, shards=2)
-    config["efficiency"].update(pairs=8, batch_size=4, repeats=1, latency_depth=4)
-    config["efficiency"]["int8"] = ["drop-L2"]
-    config["efficiency"]["sparse_check"] = ["oneshot-match-L2"]
-    config["compression"] = {
-        "layers": [2],
-        "matched": {"oneshot": [2], "gmp": [2], "lottery": [2]},
-        "sweep": {"schedules": ["gmp"], "sparsities": [0.9]},
-        "recovery": {"max_steps": 2},
-        "gmp": {"start": 0.0, "end": 0.5, "frequency": 1},
-    }
     return config
 
 

@@ -126,6 +126,16 @@ def test_repeated_query_terms_weigh_as_lucene_boosts():
     assert twice["d3"] == pytest.approx(once["d3"], rel=1e-6)
 
 
+@ANALYZERS
+def test_threads_score_queries_in_parallel_to_the_same_run(analyzer):
+    docs = {f"d{i}": f"w{i % 7} w{i % 5} w{i % 3} common" for i in range(200)}
+    queries = {f"q{i}": f"w{i % 7} w{i % 4} common" for i in range(40)} | {"none": "zzz"}
+    index = BM25Index.build(docs, BM25Settings(analyzer=analyzer, stemmer=None, stopwords=None))
+    one = index.search(queries, 25)
+    assert list(index.search(queries, 25, threads=3).items()) == list(one.items())
+    assert one["none"] == {} and len(one["q1"]) == 25  # something to get wrong in parallel
+
+
 @pytest.mark.skipif(
     not (MINI.is_dir() and REFERENCE.is_file()),
     reason=f"needs MS MARCO-mini ({MINI}) and Lucene's reference run ({REFERENCE})",

@@ -19,25 +19,26 @@ from transformers import (
     DistilBertForSequenceClassification,
 )
 
-from slimrank.compress import (
+from slimrank.layerdrop import drop_layers, layers_to_keep
+from slimrank.params import (
+    count_parameters,
+    encoder_layers,
+    mask_statistics,
+    matched_sparsity,
+    prunable_linear_weights,
+    size_on_disk,
+    total_parameters,
+)
+from slimrank.pruning import (
     GradualMagnitudePruning,
     MaskHold,
     apply_masks,
-    count_parameters,
     cubic_sparsity,
-    drop_layers,
-    encoder_layers,
-    layers_to_keep,
     magnitude_masks,
     magnitude_prune,
-    mask_statistics,
     masks_from_weights,
-    matched_sparsity,
-    prunable_linear_weights,
     prune_to_match,
     rewind_to_pretrained,
-    size_on_disk,
-    total_parameters,
 )
 
 # Tiny models gain nothing from intra-op threads; on a busy 2-core machine they lose a lot.

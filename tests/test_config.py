@@ -15,12 +15,10 @@ from slimrank.config import (
     check_references,
     check_yaml_file,
     data_job_entries,
-    job_cores,
-    job_threads,
     schema_error_message,
 )
 
-from .conftest import REPO
+from .conftest import MINI, REPO, TINY_CONFIG, tiny_workflow_config
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 
@@ -57,7 +55,7 @@ def test_schema_fills_defaults():
         "stemmer": "porter",
         "stopwords": "lucene",
         "depth": 1000,
-        "threads": 2,
+        "threads": 1,
     }
     assert config["splits"]["t"]["relevance_level"] == 1
 
@@ -143,35 +141,6 @@ def test_reference_run_split_must_exist():
         c["reference_runs"]["bm25-fullcollection"]["split"] = "dl20"
 
     assert "reference_runs.bm25-fullcollection.split" in checked(edit)
-
-
-@pytest.mark.parametrize(
-    ("cores", "per_job", "machine", "claimed"),
-    [
-        (2, 1, 2, 1),  # the measured default: two one-thread jobs at a time
-        (8, 1, 2, 4),  # `--cores 8` on 2 cores: still two at a time, not eight
-        (8, None, 2, 8),  # null: the whole budget, one job at a time
-        (8, 1, 16, 1),  # a bigger machine than --cores: eight at a time
-        (8, 2, 16, 2),
-        (1, 4, 2, 1),  # more threads than granted: capped
-        (16, 3, 16, 3),
-    ],
-)
-def test_job_cores_claim_the_jobs_share_of_the_real_machine(cores, per_job, machine, claimed):
-    assert job_cores(cores, per_job, machine) == claimed
-    # Jobs at once times the threads each really uses: the usable machine, never more.
-    usable = min(cores, machine)
-    threads = min(per_job or usable, usable)
-    assert (cores // claimed) * threads <= usable
-
-
-def test_job_threads_never_exceed_the_job_limit_or_the_machine(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert job_threads(4, 1) == 1  # `--cores 8` on 2 cores grants 4; threads_per_job says 1
-    assert job_threads(8) == 2  # granted more cores than the machine has
-    assert job_threads(8, 4) == 2
-    assert job_threads(1) == 1
-    assert job_threads(2, 3) == 2
 
 
 # --------------------------------------------------------------------- names that must exist
@@ -333,3 +302,50 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     with pytest.raises(ConfigError, match=r"config\.yaml:4:\d+: invalid YAML"):
         check_yaml_file(path)
     check_yaml_file(REPO / "config/config.yaml")
+
+
+# The sizes the tiny integration config shrinks; any other difference from the embedded
+# default (a loss, an analyzer, a model) means the tests no longer run the default's recipe.
+TINY_SIZES = {
+    "bm25.depth",
+    "pairs.negative_depth",
+    "rerank.depth",
+    "rerank.shards",
+    *(f"splits.{split}.sample" for split in ("dl19", "valid", "train")),
+    *(f"training.{key}" for key in ("batch_size", "max_steps", "checkpoint_every", "eval_depth")),
+    "training.log_every",
+    *(f"efficiency.{key}" for key in ("pairs", "batch_size", "repeats", "latency_depth")),
+    "efficiency.int8",
+    "efficiency.sparse_check",
+    "compression.layers",
+    *(f"compression.matched.{schedule}" for schedule in ("oneshot", "gmp", "lottery")),
+    "compression.sweep.schedules",
+    "compression.sweep.sparsities",
+    "compression.gmp.end",
+    "compression.gmp.frequency",
+    # recovery: 2 steps at the training settings (no lr, no validation in between)
+    "compression.recovery.max_steps",
+    "compression.recovery.lr",
+    "compression.recovery.eval_every",
+}
+
+
+def test_tiny_config_is_the_default_with_smaller_sizes():
+    def leaves(value, path=()):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from leaves(item, (*path, key))
+        else:
+            yield ".".join(path), value
+
+    default, tiny = default_config(), yaml.safe_load(TINY_CONFIG.read_text())
+    for config in (default, tiny):
+        validate(config, SCHEMA)  # fills the schema's defaults, as the workflow does
+    default_leaves, tiny_leaves = dict(leaves(default)), dict(leaves(tiny))
+    differ = {
+        key
+        for key in default_leaves.keys() | tiny_leaves.keys()
+        if default_leaves.get(key, "absent") != tiny_leaves.get(key, "absent")
+    }
+    assert differ == TINY_SIZES
+    assert tiny_workflow_config()["local_datasets"]["msmarco-passage-mini"]["dir"] == str(MINI)

@@ -103,7 +103,7 @@ def planned_threads(output: str) -> dict[str, set[int]]:
 def test_torch_jobs_share_out_the_real_cores_and_benchmarks_run_alone(tmp_path):
     import os
 
-    from slimrank.config import job_threads
+    from slimrank.cores import job_threads
 
     # `--cores 8` (the README's command) on whatever this machine has; the later flag wins.
     config = tiny_workflow_config()

@@ -26,6 +26,7 @@ import shutil
 from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -236,17 +237,30 @@ class BM25Index:
         doc_ids = json.loads((folder / DOC_IDS_FILE).read_text())
         return cls(retriever, doc_ids, settings)
 
-    def search(self, queries: Mapping[str, str], depth: int, show_progress: bool = False) -> Run:
+    def search(
+        self,
+        queries: Mapping[str, str],
+        depth: int,
+        show_progress: bool = False,
+        threads: int = 1,
+    ) -> Run:
         """Top-``depth`` documents per query. Like Lucene, documents that match no query term
-        (score 0) are not returned, so a query may get fewer than ``depth`` results."""
+        (score 0) are not returned, so a query may get fewer than ``depth`` results.
+
+        ``threads`` > 1 scores queries in parallel (bm25s's ``n_threads``; a thread pool over
+        queries for the Lucene scorer, whose numpy work on large collections releases the
+        GIL). Each query is scored alone either way, so the run is the same."""
         qids = list(queries)
         if not qids:
             return {}
         tokens = self.settings.tokenize([queries[q] for q in qids])
         if isinstance(self.retriever, LuceneBM25):
-            return {
-                qid: self._lucene_top(toks, depth) for qid, toks in zip(qids, tokens, strict=True)
-            }
+            if threads > 1:
+                with ThreadPoolExecutor(threads) as pool:
+                    tops = list(pool.map(self._lucene_top, tokens, [depth] * len(tokens)))
+            else:
+                tops = [self._lucene_top(toks, depth) for toks in tokens]
+            return dict(zip(qids, tops, strict=True))
         # bm25s cannot score an empty query; such queries get an empty ranking.
         scored = [i for i, toks in enumerate(tokens) if toks]
         run: Run = {qid: {} for qid in qids}
@@ -254,7 +268,10 @@ class BM25Index:
             return run
         k = min(depth, len(self.doc_ids))
         indices, scores = self.retriever.retrieve(
-            [tokens[i] for i in scored], k=k, show_progress=show_progress
+            [tokens[i] for i in scored],
+            k=k,
+            show_progress=show_progress,
+            n_threads=threads if threads > 1 else 0,  # 0: bm25s's sequential path
         )
         for row, i in enumerate(scored):
             keep = scores[row] > 0

@@ -94,8 +94,6 @@ def check_config(config: Mapping) -> None:
 def check_references(config: Mapping) -> None:
     """Raise ``ConfigError`` naming the key when a config value names something that does not
     exist: an ir_datasets id, the paper's split, a variant, a metric."""
-    import ir_datasets
-
     local = config.get("local_datasets", {})
 
     def check_id(dataset_id: str, key: str, needs_queries: bool) -> None:
@@ -107,7 +105,10 @@ def check_references(config: Mapping) -> None:
                     f"source needs queries, {name!r}/<subset> (subsets: "
                     f"{sorted(local[name].get('subsets', {}))})"
                 )
-        elif dataset_id not in ir_datasets.registry:
+            return
+        import ir_datasets  # only for official ids: a local-only config never loads it
+
+        if dataset_id not in ir_datasets.registry:
             raise ConfigError(
                 f"{key}: {dataset_id!r} is neither an ir_datasets id (ir_datasets "
                 f"{ir_datasets.__version__}) nor a dataset of local_datasets ({sorted(local)})"
@@ -270,37 +271,3 @@ def schema_error_message(error: Exception) -> str:
     if isinstance(cause.instance, (dict, list)):
         return f"invalid config: {where}: {message}"
     return f"invalid config: {where}: {message} (value: {cause.instance!r})"
-
-
-def register_datasets(local: Mapping, root: str | Path = ".") -> None:
-    """Register every local dataset of the config with ir_datasets (folders relative to
-    ``root``; the workflow passes them resolved)."""
-    from slimrank.data import register_local_dataset
-
-    for name, entry in local.items():
-        dataset = local_dataset_from_config(name, entry, Path(root))
-        dataset.check_files()
-        register_local_dataset(dataset)
-
-
-# ----------------------------------------------------------------------------- cores
-def job_cores(cores: int, threads_per_job: int | None, machine: int | None = None) -> int:
-    """What a training or scoring job claims of Snakemake's ``--cores`` budget.
-
-    Its share of the real machine (``machine`` cores, default this one's): with
-    ``threads_per_job`` 1, ``--cores 8`` on 2 cores gives each job 4, so two run at a time,
-    not eight; null claims everything, so such jobs run one at a time.
-    """
-    usable = max(1, min(cores, machine or os.cpu_count() or 1))
-    threads = min(threads_per_job or usable, usable)
-    return max(1, cores * threads // usable)
-
-
-def job_threads(granted: int, per_job: int | None = None) -> int:
-    """Torch threads for a job Snakemake granted ``granted`` cores.
-
-    At most ``per_job`` (None: no limit) and never more than this machine has, since
-    ``--cores 8`` on a 2-core machine grants a job more cores than exist. Computed inside the
-    job, so that on a cluster node it is that node's core count that counts.
-    """
-    return max(1, min(granted, per_job or granted, os.cpu_count() or 1))

@@ -4,6 +4,10 @@ Official collections (``msmarco-passage/trec-dl-2019/judged``, ...) are loaded b
 ir_datasets id. A local folder such as MS MARCO-mini is registered as ir_datasets datasets
 (``<name>`` for the documents, ``<name>/<subset>`` for documents, queries and qrels of a subset),
 so the rest of the workflow has one loader for both.
+
+ir_datasets is imported where it is used: the Snakefile reads a local dataset's file list
+(``LocalDataset``, ``DataError``) through this module, and importing ir_datasets takes longer
+than parsing the whole workflow.
 """
 
 from __future__ import annotations
@@ -13,11 +17,6 @@ import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import ir_datasets
-from ir_datasets.datasets.base import Dataset
-from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
-from ir_datasets.util import GzipExtract, LocalDownload
 
 from slimrank.trec import Qrels, Run
 
@@ -95,6 +94,8 @@ def local_dataset_from_config(name: str, entry: Mapping, root: Path) -> LocalDat
 
 
 def _download(path: Path):
+    from ir_datasets.util import GzipExtract, LocalDownload
+
     # mkdir=False: ir_datasets would otherwise create a missing data folder.
     local = LocalDownload(path, mkdir=False)
     return GzipExtract(local) if path.suffix == ".gz" else local
@@ -102,6 +103,10 @@ def _download(path: Path):
 
 def register_local_dataset(dataset: LocalDataset) -> None:
     """Register ``dataset`` with ir_datasets; registering the same name again is a no-op."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
+
     if dataset.name in ir_datasets.registry:
         return
     docs = TsvDocs(_download(dataset.dir / dataset.docs), namespace=dataset.name, lang="en")
@@ -117,8 +122,19 @@ def register_local_dataset(dataset: LocalDataset) -> None:
         )
 
 
+def register_datasets(local: Mapping, root: str | Path = ".") -> None:
+    """Register every local dataset of a config's ``local_datasets`` with ir_datasets (folders
+    relative to ``root``; the workflow passes them resolved)."""
+    for name, entry in local.items():
+        dataset = local_dataset_from_config(name, entry, Path(root))
+        dataset.check_files()
+        register_local_dataset(dataset)
+
+
 def _records(dataset_id: str, kind: str, config_key: str) -> Iterator:
     """Iterate ``docs``/``queries``/``qrels`` of an ir_datasets id; errors name the record."""
+    import ir_datasets
+
     dataset = ir_datasets.load(dataset_id)
     if not getattr(dataset, f"has_{kind}")():
         raise DataError(f"ir_datasets id {dataset_id!r} has no {kind} (config key {config_key})")
@@ -138,6 +154,8 @@ def _records(dataset_id: str, kind: str, config_key: str) -> Iterator:
 
 def source_file(dataset_id: str, kind: str) -> str:
     """The file ``kind`` (docs, queries, qrels) of an ir_datasets id is read from."""
+    import ir_datasets
+
     return _source_path(ir_datasets.load(dataset_id), kind)
 
 

@@ -1,6 +1,6 @@
 # Shared helpers: config checks, split and run tables, input functions.
 
-import ir_datasets
+from importlib.metadata import version
 
 from slimrank.config import (
     ConfigError,
@@ -8,10 +8,10 @@ from slimrank.config import (
     check_model_layers,
     check_references,
     data_job_entries,
-    job_cores,
     local_datasets,
     splits_with_role,
 )
+from slimrank.cores import job_cores
 from slimrank.data import DataError
 from slimrank.study import check_variants, variant_table
 

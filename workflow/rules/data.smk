@@ -70,6 +70,6 @@ rule ir_dataset_stamp:
     conda:
         "../../envs/ir.yaml"
     params:
-        ir_datasets_version=ir_datasets.__version__,
+        ir_datasets_version=version("ir_datasets"),
     script:
         "../scripts/ir_dataset_stamp.py"

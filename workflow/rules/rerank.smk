@@ -51,7 +51,8 @@ rule merge_run:
         "logs/rerank/{split}/{model}{on}.merge.log",
     wildcard_constraints:
         on=ON_CONSTRAINT,
+    # merge_shards lives beside the scoring code in slimrank.rerank, which imports torch.
     conda:
-        "../../envs/ir.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/merge_run.py"

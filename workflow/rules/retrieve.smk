@@ -36,6 +36,7 @@ rule bm25_retrieve:
         "benchmarks/retrieve/{split}/bm25.tsv"
     conda:
         "../../envs/ir.yaml"
+    threads: config["bm25"]["threads"]
     resources:
         mem_mb=8000,
     params:

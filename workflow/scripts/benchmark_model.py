@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from slimrank.config import job_threads
+from slimrank.cores import job_threads
 from slimrank.efficiency import benchmark_pairs, benchmark_variant
 from slimrank.logs import setup
 from slimrank.study import EFFICIENCY

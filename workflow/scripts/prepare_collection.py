@@ -1,7 +1,6 @@
 """Write the collection as pid<TAB>text, read through ir_datasets."""
 
-from slimrank.config import register_datasets
-from slimrank.data import load_docs
+from slimrank.data import load_docs, register_datasets
 from slimrank.logs import setup
 from slimrank.trec import atomic_output
 

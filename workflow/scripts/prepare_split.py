@@ -2,12 +2,12 @@
 
 import json
 
-from slimrank.config import register_datasets
 from slimrank.data import (
     build_split,
     check_disjoint,
     load_qrels,
     load_queries,
+    register_datasets,
     source_file,
 )
 from slimrank.logs import setup

@@ -3,7 +3,7 @@ their first-stage order."""
 
 import torch
 
-from slimrank.config import job_threads
+from slimrank.cores import job_threads
 from slimrank.logs import setup
 from slimrank.rerank import Reranker, append_first_stage_tail, shard_of
 from slimrank.trec import read_run, read_tsv_pairs, write_run

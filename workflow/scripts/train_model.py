@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from slimrank.config import job_threads
+from slimrank.cores import job_threads
 from slimrank.logs import setup
 from slimrank.pairs import read_groups
 from slimrank.study import Variant
