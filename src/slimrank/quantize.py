@@ -43,7 +43,7 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
     All Linear layers are quantized (encoder, pooler, head), as in PyTorch's BERT dynamic
     quantization recipe; embeddings and LayerNorms stay float32, so the copy still has float
-    parameters and :func:`slimrank.rerank.score_pairs` finds its device as usual. The copy is
+    parameters and :class:`slimrank.rerank.Reranker` finds its device as usual. The copy is
     in eval mode; ``model`` is left untouched.
     """
     if _model_device(model).type != "cpu":
