@@ -270,7 +270,7 @@ def test_sharded_reranking_merges_into_the_unsharded_run(tiny_run, tmp_path):
     reranker = Reranker.load(
         tiny_run / "results/models/full",
         max_length=config["model"]["max_length"],
-        device=config["training"]["device"],
+        device=config["training"].get("device", "auto"),  # the schema default
         precision=config["precision"],
     )
     candidates = read_run(tiny_run / "results/runs/dl19/bm25.trec")
