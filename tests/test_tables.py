@@ -75,21 +75,6 @@ def params_frame() -> pd.DataFrame:
     )  # fmt: skip
 
 
-@pytest.fixture
-def metrics() -> pd.DataFrame:
-    return metrics_frame()
-
-
-@pytest.fixture
-def significance() -> pd.DataFrame:
-    return significance_frame()
-
-
-@pytest.fixture
-def params() -> pd.DataFrame:
-    return params_frame()
-
-
 def test_main_table_rows_and_marks(metrics, significance, params):
     table = main_table(metrics, significance, params, "dl19", ["ndcg@10", "mrr@10"])
     assert list(table["run"]) == list(VALUES)  # BM25 runs, full, then non-zeros descending
