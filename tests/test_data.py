@@ -37,6 +37,8 @@ def test_split_drops_excluded_and_unanswerable_queries():
         require_positive=True,
         relevance_level=1,
         exclude={"q4"},
+        max_missing_judged=1.0,
+        seed=0,
     )
     assert list(split.queries) == ["q0", "q5"]
     assert split.counts == {
@@ -56,7 +58,13 @@ def test_relevance_level_decides_what_a_positive_is():
     qrels["q0"] = {"p1": 1}
     qrels["q1"] = {"p2": 2}
     split = build_split(
-        "v", [(queries, qrels)], collection_ids=COLLECTION, require_positive=True, relevance_level=2
+        "v",
+        [(queries, qrels)],
+        collection_ids=COLLECTION,
+        require_positive=True,
+        relevance_level=2,
+        max_missing_judged=0.0,
+        seed=0,
     )
     assert list(split.queries) == ["q1"]
 
@@ -64,7 +72,13 @@ def test_relevance_level_decides_what_a_positive_is():
 def test_sample_is_seeded_and_independent_of_source_order():
     queries, qrels = source(50)
     reordered = dict(reversed(list(queries.items())))
-    kwargs = dict(collection_ids=COLLECTION, require_positive=False, relevance_level=1, sample=10)
+    kwargs = dict(
+        collection_ids=COLLECTION,
+        require_positive=False,
+        relevance_level=1,
+        sample=10,
+        max_missing_judged=0.0,
+    )
     a = build_split("v", [(queries, qrels)], seed=1, **kwargs)
     b = build_split("v", [(reordered, qrels)], seed=1, **kwargs)
     c = build_split("v", [(queries, qrels)], seed=2, **kwargs)
@@ -82,12 +96,20 @@ def test_query_in_two_sources_is_an_error():
             collection_ids=COLLECTION,
             require_positive=False,
             relevance_level=1,
+            max_missing_judged=0.0,
+            seed=0,
         )
 
 
 def test_overlapping_splits_are_rejected_naming_the_query():
     split = build_split(
-        "train", [source(3)], collection_ids=COLLECTION, require_positive=False, relevance_level=1
+        "train",
+        [source(3)],
+        collection_ids=COLLECTION,
+        require_positive=False,
+        relevance_level=1,
+        max_missing_judged=0.0,
+        seed=0,
     )
     check_disjoint(split, {"dl19": ["q7"]})
     with pytest.raises(DataError, match="query q2 is in both split train and split valid"):
@@ -216,7 +238,7 @@ def test_document_count_other_than_expected_is_an_error(local_folder):
 def test_judged_documents_missing_from_the_collection_are_counted_and_capped():
     queries, qrels = source(4)
     qrels["q0"]["p9"] = 2  # judged, but cut from the collection
-    kwargs = dict(collection_ids=COLLECTION, require_positive=False, relevance_level=1)
+    kwargs = dict(collection_ids=COLLECTION, require_positive=False, relevance_level=1, seed=0)
     split = build_split("dl19", [(queries, qrels)], max_missing_judged=0.25, **kwargs)
     assert split.counts["judged"] == 5 and split.counts["judged_not_in_collection"] == 1
     with pytest.raises(DataError) as info:
@@ -245,6 +267,7 @@ def test_split_left_without_queries_is_an_error_naming_the_key():
             require_positive=True,
             relevance_level=1,
             max_missing_judged=1.0,
+            seed=0,
         )
 
 

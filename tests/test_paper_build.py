@@ -122,8 +122,6 @@ def paper_shaped_config(model_dir) -> dict:
 @pytest.mark.integration
 def test_paper_builds_for_a_paper_shaped_study(tmp_path):
     config = paper_shaped_config(tiny_bert_12(tmp_path / "bert12"))
-    # The paper rule reads paper/ relative to the working directory (--directory).
-    shutil.copytree(REPO / "paper", tmp_path / "run/paper")
     done = run_snakemake(tmp_path / "run", config, "paper")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     pdf = tmp_path / "run/results/paper/paper.pdf"

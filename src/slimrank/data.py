@@ -287,10 +287,10 @@ def build_split(
     collection_ids: set[str],
     require_positive: bool,
     relevance_level: int,
+    max_missing_judged: float,
+    seed: int,
     exclude: Iterable[str] = (),
     sample: int | None = None,
-    seed: int = 0,
-    max_missing_judged: float | None = None,
     labels: Sequence[str] | None = None,
 ) -> Split:
     """Merge sources into one split: drop excluded queries and, where asked, queries without a
@@ -300,7 +300,8 @@ def build_split(
     error, since its judgements would be ambiguous. Judged documents missing from the
     collection (over the queries left after exclusion) are counted; a share above
     ``max_missing_judged`` is an error naming the source (``labels``: one per source, for
-    messages) and the config key, and so is a split left with no query.
+    messages) and the config key, and so is a split left with no query. ``seed`` and
+    ``max_missing_judged`` have no defaults here: the config schema owns them.
     """
     queries: dict[str, str] = {}
     qrels: Qrels = {}
@@ -327,7 +328,7 @@ def build_split(
     counts["judged"] = sum(len(qrels[qid]) for qid in kept)
     counts["judged_not_in_collection"] = len(missing)
     share = len(missing) / counts["judged"] if counts["judged"] else 0.0
-    if max_missing_judged is not None and share > max_missing_judged:
+    if share > max_missing_judged:
         qid, doc = missing[0]
         source = labels[origin[qid]] if labels else f"source {origin[qid] + 1}"
         raise DataError(

@@ -79,8 +79,9 @@ rule figures:
 rule paper:
     input:
         PAPER_FILES,
-        tex="paper/paper.tex",
-        bib="paper/references.bib",
+        # The manuscript is part of the workflow, not of a working directory (--directory).
+        tex=REPO / "paper/paper.tex",
+        bib=REPO / "paper/references.bib",
     output:
         "results/paper/paper.pdf",
     log:
