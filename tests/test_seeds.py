@@ -164,3 +164,20 @@ def test_effectiveness_figure_has_error_bars_for_several_seeds():
     assert len(bars) == 1  # the full model's three seeds; drop-L3 has one
     (segment,) = bars[0].lines[2][0].get_segments()
     assert [y for _, y in segment] == pytest.approx([0.5, 0.7])  # 0.6 ± 0.1
+
+
+def test_seed_macros_read_the_spread():
+    from slimrank.macros import numbers_macros
+
+    rows = [("dl19", "bm25", None, "ndcg@10", 0.40, 3)]
+    for run, base in (("full", 0.6), ("drop-L3", 0.4), ("oneshot-match-L3", 0.5)):
+        rows += [("dl19", run, s, "ndcg@10", base + d, 3) for s, d in ((13, -0.01), (14, 0.01))]
+    metrics = pd.DataFrame(rows, columns=list(METRICS))
+    text = numbers_macros(
+        metrics, None, test_splits=["dl19"], main_split="dl19", text_metrics=["ndcg@10"]
+    )
+    assert "\\newcommand{\\seedsFull}{2}" in text
+    assert "\\newcommand{\\seedsFocusPair}{2}" in text
+    # sd of (0.59, 0.61) = 0.0141; the pair differs by 0.100, which exceeds it.
+    assert "\\newcommand{\\sdFullPrimary}{0.014}" in text
+    assert "(0.100) exceeds the larger standard deviation" in text
