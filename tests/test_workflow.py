@@ -269,7 +269,7 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    log = (work / "logs/train/full.log").read_text()
+    log = (work / "logs/train/seed13/full.log").read_text()
     assert "resum" in log.lower()
     interrupted = load_file(work / "results/models/seed13/full/model.safetensors")
 
