@@ -316,6 +316,8 @@ TINY_SIZES = {
     "training.log_every",
     *(f"efficiency.{key}" for key in ("pairs", "batch_size", "repeats", "latency_depth")),
     "efficiency.int8",
+    "seeds",  # two seeds of full and one student: the seed wildcard end to end
+    "seeded_variants",
     "efficiency.sparse_check",
     "compression.layers",
     *(f"compression.matched.{schedule}" for schedule in ("oneshot", "gmp", "lottery")),

@@ -36,7 +36,7 @@ def frames(drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
             for r, v in runs.items()
             for i, m in enumerate(("ndcg@10", "mrr@10"))
         ],
-        columns=list(METRICS),
+        columns=[c for c in METRICS if c != METRICS.seed],
     )
     params = pd.DataFrame(
         [

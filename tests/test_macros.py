@@ -147,7 +147,7 @@ def study_frames(config: dict, test_splits=("dl19",), references=()):
             for i, r in enumerate(runs if s != "valid" else ["bm25"])
             for j, m in enumerate(metric_names)
         ],
-        columns=list(METRICS),
+        columns=[c for c in METRICS if c != METRICS.seed],
     )
     significance = pd.DataFrame(
         [
@@ -158,7 +158,7 @@ def study_frames(config: dict, test_splits=("dl19",), references=()):
             if r != b
             for m in metric_names
         ],
-        columns=list(SIGNIFICANCE),
+        columns=list(SIGNIFICANCE)[:6],
     )
     layers = max(config["compression"].get("layers", [1])) + 3
 

@@ -19,13 +19,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slurm]
 
 # Data, BM25 for every split, training groups, the full model's training, its sharded reranking
 # of dl19 (2 shards) and their merge: every kind of job the cluster runs at paper scale.
-TARGETS = ("results/runs/dl19/bm25.trec", "results/runs/dl19/full.trec")
+TARGETS = ("results/runs/dl19/bm25.trec", "results/runs/dl19/seed13/full.trec")
 COMPARED = (
     "results/runs/dl19/bm25.trec",
     "results/runs/valid/bm25.trec",
     "results/runs/train/bm25.trec",
     "results/training/groups.jsonl",
-    "results/runs/dl19/full.trec",
+    "results/runs/dl19/seed13/full.trec",
 )
 SAME_THREADS = ("train_model=2", "rerank_shard=2", "benchmark_model=2")
 

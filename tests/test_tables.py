@@ -50,12 +50,12 @@ def metrics_frame() -> pd.DataFrame:
         for metric, v in zip(("ndcg@10", "mrr@10"), pair, strict=True)
     ]
     rows += [("valid", "full", "ndcg@10", 0.31, 100), ("valid", "bm25", "ndcg@10", 0.2, 100)]
-    return pd.DataFrame(rows, columns=list(METRICS))
+    return pd.DataFrame(rows, columns=[c for c in METRICS if c != METRICS.seed])
 
 
 def significance_frame() -> pd.DataFrame:
     return pd.DataFrame(
-        [("dl19", r, b, m, p / 10, p) for r, b, m, p in TESTS], columns=list(SIGNIFICANCE)
+        [("dl19", r, b, m, p / 10, p) for r, b, m, p in TESTS], columns=list(SIGNIFICANCE)[:6]
     )
 
 

@@ -152,16 +152,18 @@ def test_every_variant_is_trained_saved_and_reloadable(tiny_run):
 
     layers = {"full": 6, "drop-L2": 2, "oneshot-match-L2": 6, "gmp-match-L2": 6}
     for variant, expected in layers.items():
-        model, _ = load_cross_encoder(tiny_run / f"results/models/{variant}")
+        model, _ = load_cross_encoder(tiny_run / f"results/models/seed13/{variant}")
         assert model.config.num_hidden_layers == expected
         assert len(model.bert.encoder.layer) == expected
         assert model.classifier.out_features == 1
-        summary = json.loads((tiny_run / f"results/training/{variant}/summary.json").read_text())
+        summary = json.loads(
+            (tiny_run / f"results/training/seed13/{variant}/summary.json").read_text()
+        )
         assert summary["steps"] == (2 if variant.startswith("oneshot") else 3)
     # The sweep variant pruned gradually reaches its sparsity exactly and keeps it after reload.
     from slimrank.params import count_parameters
 
-    swept, _ = load_cross_encoder(tiny_run / "results/models/gmp-s90")
+    swept, _ = load_cross_encoder(tiny_run / "results/models/seed13/gmp-s90")
     assert count_parameters(swept)["encoder_sparsity"] == pytest.approx(0.9, abs=1e-6)
 
 
@@ -183,7 +185,7 @@ def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
                 "gmp-s90", "drop-L2-int8"]  # fmt: skip
     bm25 = read_run(tiny_run / "results/runs/dl19/bm25.trec")
     for variant in variants:
-        run = read_run(tiny_run / f"results/runs/dl19/{variant}.trec")
+        run = read_run(tiny_run / f"results/runs/dl19/seed13/{variant}.trec")
         assert run.keys() == bm25.keys()
         for qid, docs in run.items():
             assert docs.keys() == bm25[qid].keys()  # top 5 reranked, the tail in BM25 order
@@ -199,8 +201,34 @@ def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
     assert set(significance[significance.baseline == "full"].run) >= set(variants) - {"full"}
 
 
+def test_seeded_variants_have_per_seed_models_runs_and_rows(tiny_run):
+    """Two seeds of full and of oneshot-match-L2 (each compressed from its seed's full model):
+    per-seed rows in metrics.tsv, different models; the main table shows mean ± sd."""
+    import torch
+
+    from slimrank.models import load_cross_encoder
+
+    for variant in ("full", "oneshot-match-L2"):
+        a, _ = load_cross_encoder(tiny_run / f"results/models/seed13/{variant}")
+        b, _ = load_cross_encoder(tiny_run / f"results/models/seed14/{variant}")
+        assert not torch.equal(a.classifier.weight, b.classifier.weight)
+    assert not (tiny_run / "results/models/seed14/drop-L2").exists()  # seeds[0] only
+    table = pd.read_csv(tiny_run / "results/metrics/metrics.tsv", sep="\t")
+    dl19 = table[(table.split == "dl19") & (table.metric == "ndcg@10")]
+    seeds = dl19.groupby("run")["seed"].apply(lambda s: sorted(s.dropna().astype(int)))
+    assert seeds["full"] == [13, 14] and seeds["oneshot-match-L2"] == [13, 14]
+    assert seeds["drop-L2"] == [13] and seeds["bm25"] == []
+    full = dl19[dl19.run == "full"].value
+    markdown = (tiny_run / "results/paper/main_table.md").read_text()
+    row = next(line for line in markdown.splitlines() if line.startswith("| full |"))
+    assert f"{full.mean():.3f} ± {full.std(ddof=1):.3f}" in row
+    significance = pd.read_csv(tiny_run / "results/metrics/significance.tsv", sep="\t")
+    tested = significance[significance.run == "oneshot-match-L2"]
+    assert set(tested.seeds) == {2} and tested.seeds_agree.between(0, 2).all()
+
+
 def test_reranking_twice_gives_identical_files(tiny_run):
-    path = tiny_run / "results/runs/dl19/full.trec"
+    path = tiny_run / "results/runs/dl19/seed13/full.trec"
     before = path.read_bytes()
     again = run_snakemake(
         tiny_run, tiny_workflow_config(), "--force", str(path.relative_to(tiny_run))
@@ -223,8 +251,8 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     config = tiny_workflow_config()
     config["training"].update(max_steps=40, checkpoint_every=2)
     work = tmp_path / "work"
-    command = snakemake_command(work, config, "results/models/full")
-    checkpoint = work / "results/training/full/work/checkpoint.pt"
+    command = snakemake_command(work, config, "results/models/seed13/full")
+    checkpoint = work / "results/training/seed13/full/work/checkpoint.pt"
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -234,24 +262,24 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     os.killpg(process.pid, signal.SIGKILL)  # the workflow and its training job, at once
     process.wait()
     assert checkpoint.exists(), "training never wrote a checkpoint"
-    assert not (work / "results/models/full").exists(), "training ended before the kill"
+    assert not (work / "results/models/seed13/full").exists(), "training ended before the kill"
 
     # A killed Snakemake leaves its lock behind; unlocking is the documented first step.
     unlock = subprocess.run([*command, "--unlock"], capture_output=True, text=True, timeout=300)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    log = (work / "logs/train/full.log").read_text()
+    log = (work / "logs/train/seed13/full.log").read_text()
     assert "resum" in log.lower()
-    interrupted = load_file(work / "results/models/full/model.safetensors")
+    interrupted = load_file(work / "results/models/seed13/full/model.safetensors")
 
     # The same job from scratch, never interrupted.
     import shutil
 
-    shutil.rmtree(work / "results/training/full/work")
-    fresh = run_snakemake(work, config, "--force", "results/models/full")
+    shutil.rmtree(work / "results/training/seed13/full/work")
+    fresh = run_snakemake(work, config, "--force", "results/models/seed13/full")
     assert fresh.returncode == 0, fresh.stderr[-3000:]
-    uninterrupted = load_file(work / "results/models/full/model.safetensors")
+    uninterrupted = load_file(work / "results/models/seed13/full/model.safetensors")
     assert interrupted.keys() == uninterrupted.keys()
     for name, tensor in uninterrupted.items():
         assert (interrupted[name] == tensor).all(), name
@@ -268,7 +296,7 @@ def test_sharded_reranking_merges_into_the_unsharded_run(tiny_run, tmp_path):
     assert config["rerank"]["shards"] == 2
     torch.set_num_threads(2)  # as the workflow's job
     reranker = Reranker.load(
-        tiny_run / "results/models/full",
+        tiny_run / "results/models/seed13/full",
         max_length=config["model"]["max_length"],
         device=config["training"].get("device", "auto"),  # the schema default
         precision=config["precision"],
@@ -283,7 +311,7 @@ def test_sharded_reranking_merges_into_the_unsharded_run(tiny_run, tmp_path):
         progress=False,
     )
     write_run(append_first_stage_tail(reranked, candidates), tmp_path / "whole.trec", tag="full")
-    merged = tiny_run / "results/runs/dl19/full.trec"
+    merged = tiny_run / "results/runs/dl19/seed13/full.trec"
     assert merged.read_bytes() == (tmp_path / "whole.trec").read_bytes()
 
 

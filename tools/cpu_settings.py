@@ -1,6 +1,6 @@
 """Time the CPU settings of the embedded default; prints the figures config/config.yaml quotes.
 
-Run after a complete run of the default (it reads results/models/full and the DL19 files):
+Run after a complete run of the default (it reads results/models/seed13/full and the DL19 files):
 
     python tools/cpu_settings.py
 
@@ -73,7 +73,7 @@ def step_seconds(model_dir: str, steps: int = 3) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=f"{RESULTS}/models/full")
+    parser.add_argument("--model", default=f"{RESULTS}/models/seed13/full")
     parser.add_argument("--step-only", type=int, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     if args.step_only:

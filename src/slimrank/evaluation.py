@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import ranx
+from ranx.statistical_tests import paired_student_t_test
 
 from slimrank.study import METRICS, SIGNIFICANCE
 from slimrank.trec import Qrels, Run
@@ -91,33 +92,17 @@ def paired_tests(
     relevance_level: int,
     baseline: str,
 ) -> pd.DataFrame:
-    """Two-sided paired Student's t-test (ranx ``compare``) of every run against ``baseline``.
+    """Two-sided paired Student's t-test (ranx's) of every run against ``baseline``: runs of
+    one seed each (see :func:`seeded_paired_tests`, which this is with one seed).
 
     Holm's correction is applied per metric over the runs compared with this baseline. Returns
-    a tidy frame: run, baseline, metric, p_value, p_holm (:data:`slimrank.study.SIGNIFICANCE`
-    but the split, which the caller adds). Fisher's randomization test is not
-    offered: its p-values vary between calls on identical inputs.
+    a tidy frame: the columns of :data:`slimrank.study.SIGNIFICANCE` but the split, which the
+    caller adds. Fisher's randomization test is not offered: its p-values vary between calls
+    on identical inputs.
     """
-    others = [name for name in runs if name != baseline]
-    columns = list(SIGNIFICANCE)[1:]  # every column but the split
-    if baseline not in runs or not others:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for graded, group in _split_metrics(metrics).items():
-        report = ranx.compare(
-            ranx_qrels(qrels, relevance_level, graded),
-            [ranx_run(runs[baseline], baseline)] + [ranx_run(runs[n], n) for n in others],
-            list(group),
-            stat_test="student",
-            make_comparable=True,
-        )
-        for metric in group:
-            p_values = [
-                float(report.comparisons[baseline, name][metric]["p_value"]) for name in others
-            ]
-            for name, p, adjusted in zip(others, p_values, holm(p_values), strict=True):
-                rows.append((name, baseline, metric, p, adjusted))
-    return pd.DataFrame(rows, columns=columns)
+    return seeded_paired_tests(
+        qrels, {name: {None: run} for name, run in runs.items()}, metrics, relevance_level, baseline
+    )
 
 
 def per_query_scores(qrels: Qrels, run: Run, metric: str, relevance_level: int) -> dict[str, float]:
@@ -130,3 +115,61 @@ def per_query_scores(qrels: Qrels, run: Run, metric: str, relevance_level: int) 
         make_comparable=True,
     )
     return {qid: float(score) for qid, score in zip(sorted(qrels), scores, strict=True)}
+
+
+def seeded_paired_tests(
+    qrels: Qrels,
+    runs: Mapping[str, Mapping[int | None, Run]],
+    metrics: Sequence[str],
+    relevance_level: int,
+    baseline: str,
+) -> pd.DataFrame:
+    """Paired Student's t-test (ranx's, two-sided) of every run against ``baseline`` on the
+    per-query scores averaged over each one's seeds (``runs``: name -> seed -> run; seed None
+    for a run without one); Holm's correction per metric as :func:`paired_tests`.
+
+    ``seeds_agree`` counts the run's seeds whose own mean difference to the baseline (the
+    baseline's same seed where it has one, else its seed average) has the sign of the
+    seed-averaged difference; ``seeds`` is the run's seed count. With one seed per run the
+    p-values are :func:`paired_tests`' (the same scipy test on the same per-query scores).
+    """
+    others = [name for name in runs if name != baseline]
+    columns = list(SIGNIFICANCE)[1:]  # every column but the split
+    if baseline not in runs or not others:
+        return pd.DataFrame(columns=columns)
+    queries = sorted(qrels)
+    rows = []
+    for metric in metrics:
+        base_by_seed = _seed_scores(qrels, runs[baseline], metric, relevance_level, queries)
+        base_mean = pd.DataFrame(base_by_seed).mean(axis=1).to_numpy()
+        results = []
+        for name in others:
+            by_seed = _seed_scores(qrels, runs[name], metric, relevance_level, queries)
+            mean = pd.DataFrame(by_seed).mean(axis=1).to_numpy()
+            p_value, _ = paired_student_t_test(base_mean, mean)
+            sign = _sign(mean.mean() - base_mean.mean())
+            agree = sum(
+                _sign(sum(v) / len(v) - _mean(base_by_seed.get(seed, base_mean))) == sign
+                for seed, v in by_seed.items()
+            )
+            results.append((name, float(p_value), agree, len(by_seed)))
+        adjusted = holm([p for _, p, _, _ in results])
+        for (name, p, agree, n), p_holm in zip(results, adjusted, strict=True):
+            rows.append((name, baseline, metric, p, p_holm, agree, n))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _seed_scores(qrels: Qrels, by_seed: Mapping, metric: str, level: int, queries) -> dict:
+    """seed -> per-query scores in ``queries`` order."""
+    return {
+        seed: [per_query_scores(qrels, run, metric, level)[q] for q in queries]
+        for seed, run in by_seed.items()
+    }
+
+
+def _mean(values) -> float:
+    return float(sum(values) / len(values))
+
+
+def _sign(value: float) -> int:
+    return int(value > 0) - int(value < 0)

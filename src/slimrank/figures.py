@@ -31,7 +31,7 @@ from slimrank.study import (
     matched_name,
     parse_run,
 )
-from slimrank.tables import metric_label, win_tie_loss
+from slimrank.tables import metric_label, split_spread, win_tie_loss
 
 #: (colour, marker, legend label) per method; methods are labelled as the text names them.
 STYLES: dict[str, tuple[str, str, str]] = {
@@ -65,11 +65,27 @@ def save(fig: Figure, out_stem: Path) -> list[Path]:
 
 
 def _values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
-    """run x metric values of ``split`` (empty frame when the split is absent)."""
+    """run x metric values of ``split``, the mean over a run's seeds (empty frame when the
+    split is absent)."""
     frame = metrics[metrics[METRICS.split] == split]
     return frame.pivot_table(
-        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="first"
+        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
     )
+
+
+def _error_bars(ax, points: list[tuple[float, float, float]], key: str) -> None:
+    """Standard deviation over seeds (x, y, sd) where a point has several seeds."""
+    points = [p for p in points if p[2] == p[2]]  # NaN: one seed, no bar
+    if points:
+        ax.errorbar(
+            [x for x, _, _ in points],
+            [y for _, y, _ in points],
+            yerr=[sd for _, _, sd in points],
+            fmt="none",
+            ecolor=STYLES[key][0],
+            capsize=2,
+            linewidth=0.8,
+        )
 
 
 def _params_column(params: pd.DataFrame | None, column: str) -> dict[str, float]:
@@ -178,23 +194,28 @@ def effectiveness_figure(
     dotted line. int8 and sweep runs belong to other figures.
     """
     values = _values(metrics, split)
+    spread, _ = split_spread(metrics, split)
     nonzeros = _params_column(params, PARAMS.nonzero)
     fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
     for ax, metric in zip(axes, metrics_list, strict=True):
         groups: dict[str, list[tuple[float, float]]] = {}
         labels: list[tuple[float, float, str]] = []
+        bars: dict[str, list[tuple[float, float, float]]] = {}
         for run in values.index:
             info = parse_run(run)
             y, x = _value(values, run, metric), nonzeros.get(run)
             if y is None or x is None or info.int8 or info.matched_layers is None:
                 continue
             groups.setdefault(method(run), []).append((x / 1e6, y))
+            sd = spread[metric].get(run, float("nan")) if metric in spread else float("nan")
+            bars.setdefault(method(run), []).append((x / 1e6, y, sd))
             if info.kind == "drop":
                 labels.append((x / 1e6, y, f"{info.matched_layers}L"))
         for key in ["drop", *SCHEDULES, "other"]:
             if key in groups:
                 _series(ax, groups[key], key, linewidth=1.2, markersize=5)
+                _error_bars(ax, bars[key], key)
         for x, y, text in labels:
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
         ax.margins(y=0.15)  # room below the lowest point for its label
@@ -202,6 +223,8 @@ def effectiveness_figure(
         if full_y is not None and full_x is not None:
             colour, marker, _ = STYLES["full"]
             ax.plot([full_x / 1e6], [full_y], marker=marker, color=colour, markersize=9)
+            full_sd = spread[metric].get(FULL, float("nan")) if metric in spread else float("nan")
+            _error_bars(ax, [(full_x / 1e6, full_y, full_sd)], "full")
         _references(ax, values, metric)
         if not groups and full_y is None:
             _no_data(ax)

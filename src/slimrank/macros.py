@@ -59,6 +59,7 @@ from slimrank.tables import (
     p_holm_values,
     param,
     params_index,
+    split_spread,
     split_table_label,
     split_values,
     value_direction,
@@ -456,6 +457,38 @@ def _efficiency_macros(out: MacroSet, roles: Roles, efficiency: pd.DataFrame) ->
 
 
 # ----------------------------------------------------------------------------- entry point
+def _seed_macros(out: MacroSet, roles: Roles, metrics, split: str, metric: str) -> None:
+    """The seed spread on the main split: seeds of the full model and of the focus pair
+    (layer drop and one-shot), the full model's sd of the primary metric, and a sentence
+    that reads whether the pair's difference exceeds the seeds' spread."""
+    out.comment("seeds: how many, and the spread over them (main split, primary metric)")
+    sd, seeds = split_spread(metrics, split)
+    values = split_values(metrics, split)
+
+    def spread(run):
+        value = sd[metric].get(run) if run in sd.index and metric in sd.columns else None
+        return None if value is None or pd.isna(value) else float(value)
+
+    out.add("seedsFull", str(int(seeds.get(FULL, 1))))
+    out.add("sdFullPrimary", _fmt(spread(FULL), DECIMALS))
+    focus = roles.focus
+    pruned = focus.pruned.get("oneshot") if focus else None
+    pair = [focus.drop, pruned] if focus and pruned else []
+    out.add("seedsFocusPair", str(min((int(seeds.get(r, 1)) for r in pair), default=1)))
+    sds = [spread(r) for r in pair]
+    if not pair or None in sds or any(r not in values.index for r in pair):
+        out.add("seedSpreadSentence", "Each model of this comparison was trained with one seed.")
+        return
+    gap = abs(values.at[pruned, metric] - values.at[focus.drop, metric])
+    verdict = "exceeds" if gap > max(sds) else "does not exceed"
+    out.add(
+        "seedSpreadSentence",
+        f"Over {min(int(seeds[r]) for r in pair)} seeds the {focus.layers}-layer pair's "
+        f"difference in {latex_escape(metric_label(metric))} ({_fmt(gap, DECIMALS)}) {verdict} "
+        f"the larger standard deviation over seeds of the two models ({_fmt(max(sds), DECIMALS)}).",
+    )
+
+
 def numbers_macros(
     metrics: pd.DataFrame,
     params: pd.DataFrame | None,
@@ -484,6 +517,7 @@ def numbers_macros(
     for i, split in enumerate(test_splits, 1):
         prefix = macro_name("split", i)
         _split_macros(out, prefix, split, roles, metrics, significance, text_metrics, alpha)
+    _seed_macros(out, roles, metrics, main_split, text_metrics[0])
     _params_macros(out, roles, params)
     if efficiency is not None and not efficiency.empty:
         _efficiency_macros(out, roles, efficiency)

@@ -98,13 +98,16 @@ class MetricsColumns(NamedTuple):
 
     split: str = "split"
     run: str = "run"
+    seed: str = "seed"  # the training seed of a model's run; empty for BM25 and reference runs
     metric: str = "metric"
     value: str = "value"
     queries: str = "queries"
 
 
 class SignificanceColumns(NamedTuple):
-    """Columns of ``results/metrics/significance.tsv``: one paired test per row."""
+    """Columns of ``results/metrics/significance.tsv``: one paired test per row, on the
+    per-query scores averaged over the run's (and the baseline's) seeds; ``seeds_agree`` of the
+    run's ``seeds`` give the seed-averaged difference to the baseline its sign."""
 
     split: str = "split"
     run: str = "run"
@@ -112,6 +115,8 @@ class SignificanceColumns(NamedTuple):
     metric: str = "metric"
     p_value: str = "p_value"
     p_holm: str = "p_holm"
+    seeds_agree: str = "seeds_agree"
+    seeds: str = "seeds"
 
 
 PARAMS = ParamsColumns()
@@ -193,6 +198,67 @@ def check_variants(config: Mapping) -> None:
             raise ValueError(
                 f"compression.matched.{schedule}: {missing} are not in compression.layers, "
                 "so there is no layer-drop model to match"
+            )
+
+
+# ----------------------------------------------------------------------------- seeds
+# The top-level ``seed`` is the data seed (split samples, training groups): the training seeds
+# change the data order and the head's initialisation, never the data.
+
+
+def training_seeds(config: Mapping) -> list[int]:
+    """The training seeds, ``seeds[0]`` first; without ``seeds``, the one seed of old
+    (``training.seed``, or the top-level ``seed`` where that is null)."""
+    if config.get("seeds"):
+        return list(config["seeds"])
+    training_seed = config.get("training", {}).get("seed")
+    return [config.get("seed", 0) if training_seed is None else training_seed]
+
+
+def seeded_variants(config: Mapping) -> list[str]:
+    """Variants trained with every seed (``seeded_variants``: ``all`` or a list of names)."""
+    names = [v.name for v in variant_table(config)]
+    chosen = config.get("seeded_variants", [])
+    return names if chosen == "all" else [n for n in names if n in set(chosen)]
+
+
+def variant_seeds(config: Mapping, variant: str) -> list[int]:
+    """The seeds ``variant`` is trained with: every seed if it is seeded, else ``seeds[0]``."""
+    seeds = training_seeds(config)
+    return seeds if variant in seeded_variants(config) else seeds[:1]
+
+
+def model_seeds(config: Mapping, model: str) -> list[int]:
+    """The seeds of a reranking model (an int8 model is quantized from ``seeds[0]``'s)."""
+    if model.endswith(INT8_SUFFIX):
+        return training_seeds(config)[:1]
+    return variant_seeds(config, model)
+
+
+def seed_dir(seed: int) -> str:
+    """The path piece of one training seed: ``results/models/seed{seed}/{variant}`` etc."""
+    return f"seed{seed}"
+
+
+def check_seeds(config: Mapping) -> None:
+    """Seeds unique; seeded variants exist; a seeded student made from the full model needs
+    the full model seeded too (each student is compressed from its own seed's full model)."""
+    seeds = training_seeds(config)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds: {seeds} lists a seed twice")
+    chosen = config.get("seeded_variants", [])
+    if chosen == "all":
+        return
+    variants = {v.name: v for v in variant_table(config)}
+    unknown = [n for n in chosen if n not in variants]
+    if unknown:
+        raise ValueError(f"seeded_variants: {unknown} are not variants ({sorted(variants)})")
+    if FULL not in chosen:
+        needs_full = [n for n in chosen if variants[n].starts_from_full]
+        if needs_full:
+            raise ValueError(
+                f"seeded_variants: {needs_full} start from the full model, so {FULL!r} must be "
+                "seeded too (each seed's student is compressed from that seed's full model)"
             )
 
 

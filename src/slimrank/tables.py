@@ -48,6 +48,7 @@ METRIC_LABELS = {
 }
 #: Non-metric columns of :func:`main_table`.
 INFO_COLUMNS = ("run", "family", "schedule", "layers", "params (M)", "non-zeros (M)", "sparsity %")
+SD_SUFFIX = " sd"
 MARKS_SUFFIX = " marks"
 DECIMALS = 3
 
@@ -115,13 +116,31 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
 
 # ----------------------------------------------------------------------------- main table
 def split_values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
-    """run x metric values of one split (raises if the split is absent)."""
+    """run x metric values of one split, the mean over a run's seeds (raises if the split is
+    absent)."""
     frame = metrics[metrics[METRICS.split] == split]
     if frame.empty:
         raise ValueError(f"no metrics for split {split!r}")
     return frame.pivot_table(
-        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="first"
+        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
     )
+
+
+def split_spread(metrics: pd.DataFrame, split: str) -> tuple[pd.DataFrame, pd.Series]:
+    """run x metric standard deviation over seeds (ddof 1; NaN for one seed) of one split,
+    and each run's number of seeds (1 for runs without a seed)."""
+    frame = metrics[metrics[METRICS.split] == split]
+    sd = frame.pivot_table(
+        index=METRICS.run,
+        columns=METRICS.metric,
+        values=METRICS.value,
+        aggfunc=lambda v: v.std(ddof=1) if len(v) > 1 else float("nan"),
+        dropna=False,
+    )
+    if METRICS.seed not in frame:
+        return sd, pd.Series(1, index=sd.index)
+    seeds = frame.groupby(METRICS.run)[METRICS.seed].nunique().clip(lower=1)
+    return sd, seeds
 
 
 def p_holm_values(
@@ -173,8 +192,10 @@ def main_table(
     """One row per run of ``split`` (order: :func:`order_runs`) with sizes, metrics and marks.
 
     Columns: run, family, schedule, layers, ``params (M)``, ``non-zeros (M)``, ``sparsity %``
-    (encoder Linear weights that are zero), then per metric its value and ``"<metric> marks"``
-    (see :func:`significance_marks`). First-stage runs get family ``bm25`` and no sizes.
+    (encoder Linear weights that are zero), ``seeds`` (training seeds of the run; 1 for runs
+    without one), then per metric its value (the mean over seeds), ``"<metric> sd"`` (the
+    standard deviation over seeds, ddof 1; NaN for one seed) and ``"<metric> marks"`` (see
+    :func:`significance_marks`). First-stage runs get family ``bm25`` and no sizes.
     """
     values = split_values(metrics, split)
     missing = [m for m in metrics_list if m not in values.columns]
@@ -185,6 +206,7 @@ def main_table(
     if sparsity in index.columns and (index[sparsity].dropna() > 1).any():
         raise ValueError("params.encoder_sparsity must be a fraction in [0, 1]")
     p_holm = p_holm_values(significance, split)
+    sd, seeds = split_spread(metrics, split)
     rows = []
     for run in order_runs(values.index, params):
         info = parse_run(run)
@@ -203,10 +225,13 @@ def main_table(
             "params (M)": param(index, run, PARAMS.total) / 1e6,
             "non-zeros (M)": param(index, run, PARAMS.nonzero) / 1e6,
             "sparsity %": param(index, run, PARAMS.encoder_sparsity) * 100,
+            "seeds": int(seeds.get(run, 1)),
         }
         for metric in metrics_list:
             value = values.at[run, metric]
             row[metric] = float(value) if pd.notna(value) else float("nan")
+            spread = sd.at[run, metric] if run in sd.index and metric in sd.columns else None
+            row[metric + SD_SUFFIX] = float(spread) if pd.notna(spread) else float("nan")
             row[metric + MARKS_SUFFIX] = significance_marks(run, metric, values, p_holm, alpha)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -306,6 +331,7 @@ def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
             missing="--",
             run=lambda run: rf"\texttt{{{latex_escape(run)}}}",
             emphasize=lambda cell: rf"\textbf{{{cell}}}",
+            plus_minus=r"$\pm$",
             marks=lambda marks: (
                 "$^{" + "".join(_LATEX_MARKS[c] for c in marks) + "}$" if marks else ""
             ),
@@ -323,6 +349,7 @@ def _row_cells(
     missing: str,
     run: Callable[[str], str],
     emphasize: Callable[[str], str],
+    plus_minus: str,
     marks: Callable[[str], str],
 ) -> list[str]:
     """One main-table row as cells, in the markup the three callables give (LaTeX, Markdown)."""
@@ -335,7 +362,11 @@ def _row_cells(
     ]
     for m in metrics:
         cell = _fmt(row[m], DECIMALS, missing)
-        cells.append((emphasize(cell) if bold[m] else cell) + marks(row[m + MARKS_SUFFIX]))
+        cell = emphasize(cell) if bold[m] else cell
+        # Mean ± sd over seeds where a run has several; a plain value for one seed.
+        if pd.notna(row.get(m + SD_SUFFIX, float("nan"))):
+            cell += f" {plus_minus} {_fmt(row[m + SD_SUFFIX], DECIMALS, missing)}"
+        cells.append(cell + marks(row[m + MARKS_SUFFIX]))
     return cells
 
 
@@ -358,6 +389,7 @@ def to_markdown(table: pd.DataFrame) -> str:
             missing="–",
             run=lambda run: str(run).replace("|", r"\|"),
             emphasize=lambda cell: f"**{cell}**",
+            plus_minus="±",
             marks=lambda marks: marks,
         )
         lines.append("| " + " | ".join(cells) + " |")
@@ -380,6 +412,14 @@ def main_table_caption(table: pd.DataFrame, split: str, queries: int, alpha: flo
         f"Holm-corrected $p<{alpha:g}$), each followed by the direction of the difference "
         "($\\uparrow$ higher, $\\downarrow$ lower); no mark means no significant difference."
     )
+    seeds = table["seeds"] if "seeds" in table else pd.Series([1])
+    if seeds.max() > 1:
+        counts = sorted(set(seeds[seeds > 1]))
+        text += (
+            f" Models trained with {' or '.join(map(str, counts))} seeds show the mean "
+            "$\\pm$ standard deviation over seeds (the others one seed); their tests use the "
+            "per-query scores averaged over seeds."
+        )
     if any(r != BM25 and f == BM25 for r, f in zip(table["run"], table["family"], strict=True)):
         text += (
             " \\texttt{bm25-fullcollection} is the published BM25 run over the full "

@@ -13,7 +13,15 @@ from slimrank.config import (
 )
 from slimrank.cores import job_cores
 from slimrank.data import DataError
-from slimrank.study import check_variants, variant_table
+from slimrank.study import (
+    check_seeds,
+    check_variants,
+    model_seeds,
+    seed_dir,
+    training_seeds,
+    variant_seeds,
+    variant_table,
+)
 
 
 def _fail(message):
@@ -23,6 +31,7 @@ def _fail(message):
 try:
     check_config(config)
     check_variants(config)
+    check_seeds(config)
     # Names that must exist (ir_datasets ids, the paper split, variants, metrics) and the
     # model's layer count: checked before any job runs.
     check_references(config)
@@ -70,6 +79,9 @@ TEST_SPLITS = [s for s in SPLITS if config["splits"][s]["role"] == "test"]
 REFERENCE_RUNS = config["reference_runs"]
 RERANKED_REFERENCES = [name for name, ref in REFERENCE_RUNS.items() if ref["rerank"]]
 VARIANTS = {v.name: v for v in variant_table(config)}
+# Training seeds: seeded variants run each, the others (and int8, efficiency) SEEDS[0] only.
+SEEDS = training_seeds(config)
+FIRST_SEED = SEEDS[0]
 # "" (BM25 candidates) or "+<reference>" in a reranked run's name; a non-capturing group, so
 # that the constraint still matches the empty string when no reference run is reranked.
 ON_CONSTRAINT = "(?:{})".format(
@@ -90,6 +102,7 @@ wildcard_constraints:
     split="|".join(map(re.escape, SPLITS)),
     variant="|".join(map(re.escape, VARIANTS)),
     model="|".join(map(re.escape, MODELS)),
+    seed=r"\d+",
 
 
 def source_inputs(dataset_ids, kinds):
@@ -118,35 +131,56 @@ def reference_run_file(name):
     return str(REPO / entry["file"])
 
 
+def reranked_run_file(split, model, seed):
+    return f"results/runs/{split}/{seed_dir(seed)}/{model}.trec"
+
+
 def runs_of_split(split):
-    """Every run evaluated on ``split``, by name: BM25, the reference runs and, on test
-    splits, every model variant's reranking (and the full model's on reranked references).
+    """Every run evaluated on ``split`` as [name, seed, file] (seed None for runs without
+    one): BM25, the reference runs and, on test splits, every model's reranking per seed
+    (and the full model's on reranked references).
     """
-    runs = {"bm25": f"results/runs/{split}/bm25.trec"}
+    runs = [["bm25", None, f"results/runs/{split}/bm25.trec"]]
     for name, entry in REFERENCE_RUNS.items():
         if entry["split"] == split:
-            runs[name] = f"results/runs/{split}/{name}.trec"
+            runs.append([name, None, f"results/runs/{split}/{name}.trec"])
             if entry["rerank"]:
-                runs[f"full+{name}"] = f"results/runs/{split}/full+{name}.trec"
+                runs += [
+                    [f"full+{name}", s, reranked_run_file(split, f"full+{name}", s)]
+                    for s in variant_seeds(config, "full")
+                ]
     if split in TEST_SPLITS:
         for model in MODELS:
-            runs[model] = f"results/runs/{split}/{model}.trec"
+            runs += [
+                [model, s, reranked_run_file(split, model, s)]
+                for s in model_seeds(config, model)
+            ]
     return runs
 
 
 def model_dir(wildcards):
     """Weights of a model: an int8 model is quantized on loading from its fp32 variant."""
-    return f"results/models/{wildcards.model.removesuffix('-int8')}"
+    base = wildcards.model.removesuffix("-int8")
+    return f"results/models/{seed_dir(wildcards.seed)}/{base}"
+
+
+def first_seed_model_dir(wildcards):
+    """The efficiency stage times seeds[0]'s models: the architecture is the same for all."""
+    base = wildcards.model.removesuffix("-int8")
+    return f"results/models/{seed_dir(FIRST_SEED)}/{base}"
+
+
+def variant_row(wildcards):
+    """The variant's table row with the training seed of this job."""
+    return {**VARIANTS[wildcards.variant].row(), "seed": int(wildcards.seed)}
 
 
 def training_inputs(wildcards):
     """A variant's initial model; the full model starts from the base encoder itself."""
     if wildcards.variant == "full":
         return {}
-    return {
-        "init": f"results/init/{wildcards.variant}",
-        "init_info": f"results/init/{wildcards.variant}.json",
-    }
+    init = f"results/init/{seed_dir(wildcards.seed)}/{wildcards.variant}"
+    return {"init": init, "init_info": f"{init}.json"}
 
 
 def training_settings(wildcards):
@@ -155,8 +189,8 @@ def training_settings(wildcards):
     settings = dict(config["training"])
     if VARIANTS[wildcards.variant].schedule == "oneshot":
         settings.update(config["compression"]["recovery"])
-    if settings.get("seed") is None:
-        settings["seed"] = config["seed"]
+    # The seed wildcard: with `seeds` unset it is training.seed, or else the top-level seed.
+    settings["seed"] = int(wildcards.seed)
     settings["max_length"] = config["model"]["max_length"]
     settings["precision"] = config["precision"]
     return settings

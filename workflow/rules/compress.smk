@@ -5,13 +5,15 @@
 rule init_variant:
     input:
         full=lambda wc: (
-            "results/models/full" if VARIANTS[wc.variant].starts_from_full else []
+            f"results/models/seed{wc.seed}/full"
+            if VARIANTS[wc.variant].starts_from_full
+            else []
         ),
     output:
-        model=directory("results/init/{variant}"),
-        info="results/init/{variant}.json",
+        model=directory("results/init/seed{seed}/{variant}"),
+        info="results/init/seed{seed}/{variant}.json",
     log:
-        "logs/compress/init/{variant}.log",
+        "logs/compress/init/seed{seed}/{variant}.log",
     wildcard_constraints:
         variant="|".join(re.escape(v) for v in VARIANTS if v != "full"),
     conda:
@@ -19,7 +21,7 @@ rule init_variant:
     resources:
         mem_mb=8000,
     params:
-        variant=lambda wc: VARIANTS[wc.variant].row(),
+        variant=variant_row,
         base=config["model"]["base"],
         layer_strategy=config["compression"]["layer_strategy"],
         scope=config["compression"]["scope"],
@@ -27,10 +29,15 @@ rule init_variant:
         "../scripts/init_variant.py"
 
 
+# Parameter accounting of seeds[0]'s models: every seed has the same architecture and size.
 rule params:
     input:
-        model="results/models/{variant}",
-        init=lambda wc: [] if wc.variant == "full" else "results/init/{variant}.json",
+        model=f"results/models/{seed_dir(FIRST_SEED)}/{{variant}}",
+        init=lambda wc: (
+            []
+            if wc.variant == "full"
+            else f"results/init/{seed_dir(FIRST_SEED)}/{wc.variant}.json"
+        ),
     output:
         "results/params/{variant}.json",
     log:

@@ -1,11 +1,12 @@
 # Efficiency: speed, memory, size and FLOPs of every model, each timed in alternation with the
-# full model in the same job, so the throughput ratio is measured under the same load.
+# full model in the same job, so the throughput ratio is measured under the same load. Only
+# seeds[0]'s models are timed: the architecture does not depend on the seed.
 
 
 rule benchmark_model:
     input:
-        model=model_dir,
-        full="results/models/full",
+        model=first_seed_model_dir,
+        full=f"results/models/{seed_dir(FIRST_SEED)}/full",
         candidates=f"results/runs/{PAPER_SPLIT}/bm25.trec",
         queries=f"results/data/{PAPER_SPLIT}/queries.tsv",
         collection="results/data/collection.tsv",

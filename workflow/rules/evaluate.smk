@@ -5,7 +5,7 @@
 rule evaluate_split:
     input:
         qrels="results/data/{split}/qrels.txt",
-        runs=lambda wc: runs_of_split(wc.split).values(),
+        runs=lambda wc: [file for _, _, file in runs_of_split(wc.split)],
     output:
         metrics="results/metrics/{split}/metrics.tsv",
         significance="results/metrics/{split}/significance.tsv",

@@ -47,7 +47,8 @@ rule figure:
     input:
         **TABLE_INPUTS,
         qrels=f"results/data/{PAPER_SPLIT}/qrels.txt",
-        runs=[f"results/runs/{PAPER_SPLIT}/{model}.trec" for model in MODELS],
+        # The per-query figure compares seeds[0]'s runs.
+        runs=[reranked_run_file(PAPER_SPLIT, model, FIRST_SEED) for model in MODELS],
     output:
         pdf=report(
             "results/paper/{figure}.pdf",

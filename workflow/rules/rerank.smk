@@ -1,7 +1,8 @@
 # Reranking: every model scores the BM25 top-k of every test split; the full model also
 # reranks the reference runs marked `rerank: true` (candidates from the full collection).
 # A split's queries are scored in `rerank.shards` jobs (a cluster runs them in parallel) and
-# merged; each query is scored on its own, so the merged run equals an unsharded one.
+# merged; each query is scored on its own, so the merged run equals an unsharded one. A
+# model's runs are per training seed: results/runs/<split>/seed<seed>/<model>.trec.
 
 RERANK_SHARDS = list(range(config["rerank"]["shards"]))
 
@@ -13,11 +14,11 @@ rule rerank_shard:
         queries="results/data/{split}/queries.tsv",
         collection="results/data/collection.tsv",
     output:
-        temp("results/runs/{split}/shards/{model}{on}/{shard}.trec"),
+        temp("results/runs/{split}/shards/seed{seed}/{model}{on}/{shard}.trec"),
     log:
-        "logs/rerank/{split}/{model}{on}.{shard}.log",
+        "logs/rerank/{split}/seed{seed}/{model}{on}.{shard}.log",
     benchmark:
-        "benchmarks/rerank/{split}/{model}{on}.{shard}.tsv"
+        "benchmarks/rerank/{split}/seed{seed}/{model}{on}.{shard}.tsv"
     wildcard_constraints:
         on=ON_CONSTRAINT,
         shard=r"\d+",
@@ -42,13 +43,13 @@ rule rerank_shard:
 rule merge_run:
     input:
         expand(
-            "results/runs/{{split}}/shards/{{model}}{{on}}/{shard}.trec",
+            "results/runs/{{split}}/shards/seed{{seed}}/{{model}}{{on}}/{shard}.trec",
             shard=RERANK_SHARDS,
         ),
     output:
-        "results/runs/{split}/{model}{on}.trec",
+        "results/runs/{split}/seed{seed}/{model}{on}.trec",
     log:
-        "logs/rerank/{split}/{model}{on}.merge.log",
+        "logs/rerank/{split}/seed{seed}/{model}{on}.merge.log",
     wildcard_constraints:
         on=ON_CONSTRAINT,
     # merge_shards lives beside the scoring code in slimrank.rerank, which imports torch.

@@ -1,5 +1,6 @@
 # Fine-tuning: training groups from the train split's BM25 run, then one fine-tuning job per
-# model variant (the full model first). Checkpoints live in results/training/<variant>/work,
+# model variant and training seed (the full model first). Checkpoints live in
+# results/training/seed<seed>/<variant>/work,
 # which is not an output: a failed or killed job keeps it and the rerun resumes from it.
 
 
@@ -31,12 +32,12 @@ rule train_model:
         valid_qrels=f"results/data/{VALID_SPLIT}/qrels.txt",
         valid_run=f"results/runs/{VALID_SPLIT}/bm25.trec",
     output:
-        model=directory("results/models/{variant}"),
-        summary="results/training/{variant}/summary.json",
+        model=directory("results/models/seed{seed}/{variant}"),
+        summary="results/training/seed{seed}/{variant}/summary.json",
     log:
-        "logs/train/{variant}.log",
+        "logs/train/seed{seed}/{variant}.log",
     benchmark:
-        "benchmarks/train/{variant}.tsv"
+        "benchmarks/train/seed{seed}/{variant}.tsv"
     # The full model is on the critical path (the pruned variants start from it): run it before
     # the layer-drop and gmp models, which are ready at the same time.
     priority: lambda wildcards: 1 if wildcards.variant == "full" else 0
@@ -47,10 +48,10 @@ rule train_model:
         gpu=config["gpus_per_job"],
         mem_mb=16000,
     params:
-        variant=lambda wc: VARIANTS[wc.variant].row(),
+        variant=variant_row,
         start=lambda wc, input: input.get("init", config["model"]["base"]),
         settings=training_settings,
         gmp=config["compression"]["gmp"],
-        work_dir="results/training/{variant}/work",
+        work_dir="results/training/seed{seed}/{variant}/work",
     script:
         "../scripts/train_model.py"

@@ -1,8 +1,8 @@
-"""Evaluate every run of one split and test each against the baselines."""
+"""Evaluate every run (each seed's) of one split and test each against the baselines."""
 
 import pandas as pd
 
-from slimrank.evaluation import evaluate_runs, paired_tests
+from slimrank.evaluation import evaluate_runs, seeded_paired_tests
 from slimrank.logs import setup
 from slimrank.study import METRICS, SIGNIFICANCE
 from slimrank.trec import atomic_output, read_qrels, read_run
@@ -10,11 +10,26 @@ from slimrank.trec import atomic_output, read_qrels, read_run
 log = setup(snakemake.log[0])
 split = snakemake.wildcards.split
 qrels = read_qrels(snakemake.input.qrels)
-runs = {name: read_run(path) for name, path in snakemake.params.runs.items()}
-metrics = evaluate_runs(qrels, runs, snakemake.params.metrics, snakemake.params.relevance_level)
+# name -> seed -> run; seed None for BM25 and reference runs, which have none.
+runs = {}
+for name, seed, path in snakemake.params.runs:
+    runs.setdefault(name, {})[seed] = read_run(path)
+level = snakemake.params.relevance_level
+metrics = pd.concat(
+    (
+        evaluate_runs(qrels, {name: run}, snakemake.params.metrics, level).assign(
+            **{METRICS.seed: seed}
+        )
+        for name, by_seed in runs.items()
+        for seed, run in by_seed.items()
+    ),
+    ignore_index=True,
+)
+metrics[METRICS.seed] = metrics[METRICS.seed].astype("Int64")
 metrics.insert(0, METRICS.split, split)
+metrics = metrics[list(METRICS)].sort_values([METRICS.run, METRICS.seed], kind="stable")
 tests = [
-    paired_tests(qrels, runs, snakemake.params.metrics, snakemake.params.relevance_level, baseline)
+    seeded_paired_tests(qrels, runs, snakemake.params.metrics, level, baseline)
     for baseline in snakemake.params.baselines
 ]
 significance = pd.concat(tests, ignore_index=True)

@@ -15,6 +15,8 @@ for key in ("metrics", "significance"):
         ),
         ignore_index=True,
     )
+    if METRICS.seed in table:  # whole numbers, empty for runs without a seed
+        table[METRICS.seed] = table[METRICS.seed].astype("Int64")
     with atomic_output(snakemake.output[key]) as out:
         table.to_csv(out, sep="\t", index=False, float_format="%.6g")
     log.info("%s: %d rows", key, len(table))
