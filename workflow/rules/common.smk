@@ -1,6 +1,7 @@
 # Shared helpers: config checks, split and run tables, input functions.
 
 from importlib.metadata import version
+from types import SimpleNamespace
 
 from slimrank.config import (
     ConfigError,
@@ -78,6 +79,10 @@ ON_CONSTRAINT = "(?:{})".format(
 INT8 = [f"{name}-int8" for name in config["efficiency"]["int8"]]
 # Every model that reranks: the trained variants and their int8 quantized copies.
 MODELS = [*VARIANTS, *INT8]
+# Distilled students share their partner's architecture and size: they are not benchmarked.
+BENCHMARKED = [m for m in MODELS if not VARIANTS.get(m) or not VARIANTS[m].distill]
+KD_STUDENTS = [name for name, v in VARIANTS.items() if v.distill]
+TEACHER_SCORES = "results/distill/teacher_scores.tsv"
 PAPER_SPLIT = config["paper"]["split"] or TEST_SPLITS[0]
 _clash = sorted(set(MODELS) & set(REFERENCE_RUNS))
 if _clash:
@@ -140,13 +145,18 @@ def model_dir(wildcards):
 
 
 def training_inputs(wildcards):
-    """A variant's initial model; the full model starts from the base encoder itself."""
+    """A variant's initial model (a distilled student's is its partner's, made once), and the
+    teacher's scores for a distilled student; the full model starts from the base encoder."""
     if wildcards.variant == "full":
         return {}
-    return {
-        "init": f"results/init/{wildcards.variant}",
-        "init_info": f"results/init/{wildcards.variant}.json",
+    variant = VARIANTS[wildcards.variant]
+    inputs = {
+        "init": f"results/init/{variant.partner}",
+        "init_info": f"results/init/{variant.partner}.json",
     }
+    if variant.distill:
+        inputs["teacher_scores"] = TEACHER_SCORES
+    return inputs
 
 
 def training_settings(wildcards):
@@ -161,6 +171,19 @@ def training_settings(wildcards):
     settings["precision"] = config["precision"]
     return settings
 
+
+def distill_settings(wildcards):
+    """A distilled student's loss settings (`distillation` less its student list); None for
+    every other variant, so their job parameters stay what they were."""
+    if not VARIANTS[wildcards.variant].distill:
+        return None
+    return {k: v for k, v in config["distillation"].items() if k != "students"}
+
+
+def teacher_draws():
+    """The training settings of every distilled student: the teacher scores the groups each
+    of them draws."""
+    return [training_settings(SimpleNamespace(variant=s)) for s in KD_STUDENTS]
 
 def rerank_candidates(wildcards):
     """BM25 candidates, or the reference run named after '+' in the output name."""

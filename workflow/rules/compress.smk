@@ -13,7 +13,10 @@ rule init_variant:
     log:
         "logs/compress/init/{variant}.log",
     wildcard_constraints:
-        variant="|".join(re.escape(v) for v in VARIANTS if v != "full"),
+        # A distilled student starts from its partner's init: none of its own.
+        variant="|".join(
+            re.escape(name) for name, v in VARIANTS.items() if name != "full" and not v.distill
+        ),
     conda:
         "../../envs/model.yaml"
     resources:
@@ -30,7 +33,11 @@ rule init_variant:
 rule params:
     input:
         model="results/models/{variant}",
-        init=lambda wc: [] if wc.variant == "full" else "results/init/{variant}.json",
+        init=lambda wc: (
+            []
+            if wc.variant == "full"
+            else f"results/init/{VARIANTS[wc.variant].partner}.json"
+        ),
     output:
         "results/params/{variant}.json",
     log:
