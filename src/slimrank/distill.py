@@ -30,7 +30,9 @@ def drawn_pairs(
     for run in settings:
         drawn.update(run.groups_drawn(len(groups)))
     pairs = dict.fromkeys(
-        (groups[i].qid, d) for i in sorted(drawn) for d in (groups[i].positive, *groups[i].negatives)
+        (groups[i].qid, d)
+        for i in sorted(drawn)
+        for d in (groups[i].positive, *groups[i].negatives)
     )
     return list(pairs)
 

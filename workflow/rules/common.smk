@@ -146,7 +146,8 @@ def model_dir(wildcards):
 
 def training_inputs(wildcards):
     """A variant's initial model (a distilled student's is its partner's, made once), and the
-    teacher's scores for a distilled student; the full model starts from the base encoder."""
+    teacher's scores for a distilled student; the full model starts from the base encoder.
+    """
     if wildcards.variant == "full":
         return {}
     variant = VARIANTS[wildcards.variant]
@@ -184,6 +185,7 @@ def teacher_draws():
     """The training settings of every distilled student: the teacher scores the groups each
     of them draws."""
     return [training_settings(SimpleNamespace(variant=s)) for s in KD_STUDENTS]
+
 
 def rerank_candidates(wildcards):
     """BM25 candidates, or the reference run named after '+' in the output name."""

@@ -15,7 +15,9 @@ rule init_variant:
     wildcard_constraints:
         # A distilled student starts from its partner's init: none of its own.
         variant="|".join(
-            re.escape(name) for name, v in VARIANTS.items() if name != "full" and not v.distill
+            re.escape(name)
+            for name, v in VARIANTS.items()
+            if name != "full" and not v.distill
         ),
     conda:
         "../../envs/model.yaml"

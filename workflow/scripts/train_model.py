@@ -6,8 +6,8 @@ import torch
 
 from slimrank.cores import job_threads
 from slimrank.distill import read_teacher_scores
-from slimrank.losses import Distillation
 from slimrank.logs import setup
+from slimrank.losses import Distillation
 from slimrank.pairs import read_groups
 from slimrank.study import Variant
 from slimrank.training import TrainSettings, train_cross_encoder
