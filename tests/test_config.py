@@ -329,6 +329,7 @@ TINY_SIZES = {
     "compression.recovery.max_steps",
     "compression.recovery.lr",
     "compression.recovery.eval_every",
+    "distillation.students",
 }
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from slimrank.losses import group_loss
+from slimrank.distill import drawn_pairs, score_teacher
+from slimrank.losses import Distillation, group_loss
 from slimrank.models import load_cross_encoder
 from slimrank.pairs import sample_training_groups
 from slimrank.rerank import Reranker
@@ -58,11 +59,15 @@ def _settings(**overrides) -> TrainSettings:
     return TrainSettings(**values)
 
 
-def _train(model_dir, corpus, settings, root, callbacks=(), restart_stale=True):
-    groups = sample_training_groups(
+def _groups(corpus):
+    return sample_training_groups(
         corpus["qrels"], corpus["run"], negatives_per_positive=3, negative_depth=8, seed=0,
         log=lambda _: None,
     )  # fmt: skip
+
+
+def _train(model_dir, corpus, settings, root, callbacks=(), restart_stale=True, distill=None):
+    groups = _groups(corpus)
     return train_cross_encoder(
         model_dir,
         groups,
@@ -77,7 +82,16 @@ def _train(model_dir, corpus, settings, root, callbacks=(), restart_stale=True):
         callbacks=callbacks,
         log=lambda _: None,
         restart_stale=restart_stale,
+        distill=distill,
     )
+
+
+def _distillation(model_dir, corpus, settings, **options) -> Distillation:
+    """The tiny model as its own teacher, scoring the pairs a run with ``settings`` draws."""
+    teacher = Reranker.load(model_dir, max_length=48, device="cpu", precision="fp32")
+    pairs = drawn_pairs(_groups(corpus), [settings])
+    scores = score_teacher(teacher, pairs, corpus["queries"], corpus["collection"], 16)
+    return Distillation(scores, **options)
 
 
 def _weights(model_dir) -> dict[str, torch.Tensor]:
@@ -197,13 +211,24 @@ def test_short_training_writes_a_loadable_model(
         "classifier.weight"])  # fmt: skip
 
 
-def test_interrupted_training_resumes_to_identical_weights(tiny_model_dir, tiny_corpus, tmp_path):
+@pytest.mark.parametrize("kd", [None, "margin_mse", "listwise_kl"])
+def test_interrupted_training_resumes_to_identical_weights(
+    tiny_model_dir, tiny_corpus, tmp_path, kd
+):
     # select_after_step=6: the saved model is the final one, so every step counts.
     settings = _settings(select_after_step=6)
-    whole = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "whole")
+    distill = None
+    if kd is not None:  # a distilled student, its label loss mixed in
+        distill = _distillation(
+            tiny_model_dir, tiny_corpus, settings, loss=kd, temperature=2.0, label_weight=0.5
+        )
+    whole = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "whole", distill=distill)
 
     with pytest.raises(Interrupt):  # killed at step 5; the last checkpoint is step 4
-        _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut", callbacks=[StopAt(5)])
+        _train(
+            tiny_model_dir, tiny_corpus, settings, tmp_path / "cut", callbacks=[StopAt(5)],
+            distill=distill,
+        )  # fmt: skip
     assert not (tmp_path / "cut" / "model").exists()
     checkpoint = torch.load(tmp_path / "cut" / "work" / CHECKPOINT_NAME, weights_only=True)
     assert checkpoint["step"] == 4
@@ -211,7 +236,7 @@ def test_interrupted_training_resumes_to_identical_weights(tiny_model_dir, tiny_
     assert list(checkpoint) == ["format", "resume_key", *CHECKPOINT_FIELDS]
     assert checkpoint["position"] == 4 * 2 * 2  # 4 steps of 2 micro-batches of 2 groups
 
-    resumed = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut")
+    resumed = _train(tiny_model_dir, tiny_corpus, settings, tmp_path / "cut", distill=distill)
     assert resumed["resumed_from"] == 4
     for key in ("history", "loss_history", "best_step", "best_score", "steps"):
         assert resumed[key] == whole[key], key
@@ -237,6 +262,32 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tiny_model_dir, tiny_co
         tiny_model_dir, tiny_corpus, _settings(max_steps=2, lr=5e-4, log_every=5), tmp_path
     )
     assert again["resumed_from"] == 2
+
+
+def test_changed_distillation_settings_restart_training(tiny_model_dir, tiny_corpus, tmp_path):
+    settings = _settings(max_steps=2)
+    margin = _distillation(tiny_model_dir, tiny_corpus, settings, loss="margin_mse")
+    first = _train(tiny_model_dir, tiny_corpus, settings, tmp_path, distill=margin)
+    assert first["distillation"]["loss"] == "margin_mse"
+    # The same loss resumes (here: finds the run finished); another loss, or none, starts over.
+    same = _train(tiny_model_dir, tiny_corpus, settings, tmp_path, distill=margin)
+    assert same["resumed_from"] == 2
+    kl = _distillation(tiny_model_dir, tiny_corpus, settings, loss="listwise_kl")
+    for distill in (kl, None):
+        with pytest.raises(ValueError, match="delete"):
+            _train(
+                tiny_model_dir, tiny_corpus, settings, tmp_path, restart_stale=False,
+                distill=distill,
+            )  # fmt: skip
+
+
+def test_a_student_drawing_a_pair_the_teacher_did_not_score_fails(
+    tiny_model_dir, tiny_corpus, tmp_path
+):
+    # Teacher scores for 2 steps, a student of 6: it runs out of scored groups.
+    scored = _distillation(tiny_model_dir, tiny_corpus, _settings(max_steps=1))
+    with pytest.raises(KeyError, match="rerun the teacher_scores rule"):
+        _train(tiny_model_dir, tiny_corpus, _settings(), tmp_path, distill=scored)
 
 
 def test_callbacks_see_every_step_and_can_hold_a_mask(tiny_model_dir, tiny_corpus, tmp_path):

@@ -40,13 +40,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 
 #: The uncompressed fine-tuned reranker and the first-stage run: the two baselines.
 FULL = "full"
 BM25 = "bm25"
 INT8_SUFFIX = "-int8"
+#: A distilled student is named after its undistilled partner with this suffix.
+KD_SUFFIX = "-kd"
 #: Pruning schedules, in the order tables, figures and text show them.
 SCHEDULES: tuple[str, ...] = ("oneshot", "gmp", "lottery")
 #: A compression method (layer dropping or a schedule) as running text and legends name it.
@@ -137,6 +139,15 @@ class Variant:
     match_layers: int | None  # prune: matched to the parameter count of drop-L{match_layers}
     sparsity: float | None  # prune sweep: fraction of encoder Linear weights zeroed
     seed: int
+    # trained on the fine-tuned full model's scores too (``distillation`` in the config); the
+    # same init, architecture and size as its partner (the name without ``-kd``)
+    distill: bool = False
+
+    @property
+    def partner(self) -> str:
+        """The undistilled variant with the same init and size (the variant itself if not
+        distilled)."""
+        return self.name.removesuffix(KD_SUFFIX) if self.distill else self.name
 
     @property
     def starts_from_full(self) -> bool:
@@ -144,7 +155,12 @@ class Variant:
         return self.schedule in ("oneshot", "lottery")
 
     def row(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``distill`` only when set, so that an undistilled variant's row
+        (a job parameter) is what it was before distillation existed."""
+        row = asdict(self)
+        if not self.distill:
+            del row["distill"]
+        return row
 
 
 def drop_name(layers: int) -> str:
@@ -163,6 +179,10 @@ def int8_name(model: str) -> str:
     return model + INT8_SUFFIX
 
 
+def kd_name(partner: str) -> str:
+    return partner + KD_SUFFIX
+
+
 def variant_table(config: Mapping) -> list[Variant]:
     """Every variant the config asks for, ``full`` first; names are unique."""
     compression = config.get("compression", {})
@@ -179,6 +199,13 @@ def variant_table(config: Mapping) -> list[Variant]:
         for sparsity in sweep.get("sparsities", []):
             name = sweep_name(schedule, sparsity)
             variants.append(Variant(name, "prune", schedule, None, None, sparsity, seed))
+    by_name = {v.name: v for v in variants}
+    for partner in config.get("distillation", {}).get("students", []):
+        if partner not in by_name or partner == FULL:
+            raise ValueError(
+                f"distillation.students: {partner!r} is not a compressed variant of the config"
+            )
+        variants.append(replace(by_name[partner], name=kd_name(partner), distill=True))
     names = [v.name for v in variants]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -271,7 +298,7 @@ class RunInfo:
     is L for ``drop-L{L}`` and ``{schedule}-match-L{L}`` (the pruned model keeps all its
     layers; L names the layer-drop model whose non-zero count it matches). ``sweep_pct`` is the
     target sparsity of a ``{schedule}-s{pct}`` sweep run. ``base`` is the name without
-    ``-int8``.
+    ``-int8``. ``distill``: a distilled student (``-kd``); its other fields are its partner's.
     """
 
     run: str
@@ -281,6 +308,7 @@ class RunInfo:
     matched_layers: int | None = None
     sweep_pct: float | None = None
     int8: bool = False
+    distill: bool = False
 
     @property
     def method(self) -> str | None:
@@ -296,6 +324,10 @@ def parse_run(run: str) -> RunInfo:
         return RunInfo(run, base, "first-stage", int8=int8)
     if base == FULL:
         return RunInfo(run, base, "full", int8=int8)
+    if base.endswith(KD_SUFFIX) and not int8:
+        partner = parse_run(base.removesuffix(KD_SUFFIX))
+        if partner.kind in ("drop", "prune"):
+            return replace(partner, run=run, base=base, distill=True)
     if m := re.fullmatch(r"drop-L(\d+)", base):
         return RunInfo(run, base, "drop", matched_layers=int(m[1]), int8=int8)
     if m := re.fullmatch(r"([a-z0-9]+)-match-L(\d+)", base):
@@ -338,10 +370,11 @@ def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
     """The sizes of the matched comparison among ``runs``, most layers first.
 
     A size exists where ``drop-L{L}`` is a run; its pruned partners are the
-    ``{schedule}-match-L{L}`` runs present (int8 versions are not part of the comparison).
+    ``{schedule}-match-L{L}`` runs present (int8 versions and distilled students are not part
+    of the comparison: :func:`distilled_partners` pairs the students with these).
     """
     runs = set(runs)
-    infos = [parse_run(r) for r in runs if not parse_run(r).int8]
+    infos = [parse_run(r) for r in runs if not (parse_run(r).int8 or parse_run(r).distill)]
     levels = sorted({i.matched_layers for i in infos if i.kind == "drop"}, reverse=True)
     schedules = _schedule_order(
         i.schedule for i in infos if i.kind == "prune" and i.matched_layers is not None
@@ -373,10 +406,20 @@ def matched_schedules(sizes: Iterable[MatchedSize]) -> list[str]:
 def sweep_runs(runs: Iterable[str]) -> dict[str, list[str]]:
     """Per schedule (in :data:`SCHEDULES` order), its sweep runs by target sparsity ascending."""
     infos = [parse_run(r) for r in runs]
-    sweep = [i for i in infos if i.sweep_pct is not None and not i.int8]
+    sweep = [i for i in infos if i.sweep_pct is not None and not (i.int8 or i.distill)]
     return {
         s: [i.run for i in sorted(sweep, key=lambda i: i.sweep_pct) if i.schedule == s]
         for s in _schedule_order(i.schedule for i in sweep)
+    }
+
+
+def distilled_partners(runs: Iterable[str]) -> dict[str, str]:
+    """Each undistilled run among ``runs`` that has a distilled student, mapped to it."""
+    runs = set(runs)
+    return {
+        info.base.removesuffix(KD_SUFFIX): info.run
+        for info in map(parse_run, sorted(runs))
+        if info.distill and info.base.removesuffix(KD_SUFFIX) in runs
     }
 
 

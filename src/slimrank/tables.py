@@ -83,7 +83,8 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
     A matched pruned model is sorted by the non-zero count of the layer-drop model it matches,
     so ``drop-L3`` and every ``*-match-L3`` stay together (their measured non-zeros can differ
     by a few incidental zeros); within a group: layer drop first, then the schedules in
-    :data:`~slimrank.study.SCHEDULES` order, each followed by its int8 version. Unknown runs
+    :data:`~slimrank.study.SCHEDULES` order, each followed by its distilled student (``-kd``)
+    and its int8 version. Unknown runs
     come last.
     """
     index = params_index(params)
@@ -108,7 +109,7 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
             family = 0 if info.kind == "drop" else 1
             sched = schedule_rank.get(info.schedule, len(SCHEDULES))
             sweep = 1 if info.sweep_pct is not None else 0
-            return (2, rank, family * 10 + sweep, sched * 2 + int(info.int8), 0, run)
+            return (2, rank, family * 10 + sweep, sched * 2 + int(info.int8), info.distill, run)
         return (3, 0.0, 0, 0, 0, run)
 
     return sorted(runs, key=key)

@@ -38,6 +38,7 @@ that a denser early model cannot be selected as the best.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -50,7 +51,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from slimrank.losses import LOSSES, group_loss
+from slimrank.losses import LOSSES, Distillation, group_loss
 from slimrank.models import (
     PRECISIONS,
     load_cross_encoder,
@@ -154,6 +155,13 @@ class TrainSettings:
         per_step = self.batch_size * self.grad_accum_steps
         return max(1, math.ceil(self.epochs * n_groups / per_step))
 
+    def groups_drawn(self, n_groups: int) -> list[int]:
+        """The indices of the groups a run draws, in order: the first
+        ``total_steps * batch_size * grad_accum_steps`` of the run's :class:`GroupStream`
+        (the teacher scores exactly these for a distilled student)."""
+        per_step = self.batch_size * self.grad_accum_steps
+        return GroupStream(n_groups, self.seed).take(self.total_steps(n_groups) * per_step)
+
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -199,11 +207,32 @@ def _make_scheduler(
 
 
 def _resume_key(
-    settings: TrainSettings, model_spec: str, groups: Sequence[TrainingGroup]
+    settings: TrainSettings,
+    model_spec: str,
+    groups: Sequence[TrainingGroup],
+    distill: Distillation | None = None,
 ) -> dict[str, Any]:
-    """What must be equal for a checkpoint to be resumable by this call."""
+    """What must be equal for a checkpoint to be resumable by this call (a distilled student's
+    also holds its distillation settings and a fingerprint of the teacher's scores)."""
     trajectory = {k: v for k, v in asdict(settings).items() if k not in _RESUME_FREE_SETTINGS}
-    return {"settings": trajectory, "model": model_spec, "groups": groups_fingerprint(groups)}
+    key = {"settings": trajectory, "model": model_spec, "groups": groups_fingerprint(groups)}
+    if distill is not None:
+        key["distill"] = _distill_record(distill)
+    return key
+
+
+def _distill_record(distill: Distillation) -> dict[str, Any]:
+    """The distillation settings and a SHA-256 of the teacher's scores (keys sorted)."""
+    digest = hashlib.sha256()
+    for (qid, docid), score in sorted(distill.scores.items()):
+        digest.update(f"{qid}\t{docid}\t{score!r}\n".encode())
+    return {
+        "loss": distill.loss,
+        "temperature": distill.temperature,
+        "kd_weight": distill.kd_weight,
+        "label_weight": distill.label_weight,
+        "teacher_scores": digest.hexdigest(),
+    }
 
 
 @dataclass(frozen=True)
@@ -271,6 +300,7 @@ def train_cross_encoder(
     callbacks: Sequence[Any] = (),
     log: Callable[[str], None] = print,
     restart_stale: bool = True,
+    distill: Distillation | None = None,
 ) -> dict[str, Any]:
     """Fine-tune a cross-encoder, select the best validation step, save it to ``out_dir``.
 
@@ -313,7 +343,7 @@ def train_cross_encoder(
     try:
         run = _TrainingRun(
             str(model_spec_or_path), groups, queries, collection, validation, settings,
-            Path(work_dir), callbacks, log, device,
+            Path(work_dir), callbacks, log, device, distill,
         )  # fmt: skip
         run.resume(restart_stale)
         run.train()
@@ -338,8 +368,10 @@ class _TrainingRun:
         callbacks: Sequence[Any],
         log: Callable[[str], None],
         device: torch.device,
+        distill: Distillation | None = None,
     ) -> None:
         self.groups, self.queries, self.collection = groups, queries, collection
+        self.distill = distill
         self.validation, self.settings, self.work_dir = validation, settings, work_dir
         self.callbacks, self.log, self.device = callbacks, log, device
         self.total_steps = settings.total_steps(len(groups))
@@ -350,7 +382,7 @@ class _TrainingRun:
             )
         work_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = work_dir / CHECKPOINT_NAME
-        self.resume_key = _resume_key(settings, model_spec, groups)
+        self.resume_key = _resume_key(settings, model_spec, groups, distill)
         # Seed before loading: a new classification head is drawn from torch's RNG.
         seed_everything(settings.seed)
         model, tokenizer = load_cross_encoder(model_spec, device=device)
@@ -407,7 +439,7 @@ class _TrainingRun:
             batch = [self.groups[i] for i in state.stream.take(settings.batch_size)]
             loss, n_pairs = group_loss(
                 self.reranker, batch, self.queries, self.collection,
-                loss=settings.loss, forward_pairs=settings.forward_pairs,
+                loss=settings.loss, forward_pairs=settings.forward_pairs, distill=self.distill,
             )  # fmt: skip
             (loss / settings.grad_accum_steps).backward()
             step_loss += loss.item() / settings.grad_accum_steps
@@ -447,7 +479,7 @@ class _TrainingRun:
             f"saved step {state.best_step} ({settings.select_metric} {state.best_score:.4f}) "
             f"to {out_dir}"
         )
-        return {
+        summary = {
             "best_step": state.best_step,
             "best_score": state.best_score,
             "select_metric": settings.select_metric,
@@ -466,6 +498,9 @@ class _TrainingRun:
             "precision": settings.precision,
             "settings": asdict(settings),
         }
+        if self.distill is not None:
+            summary["distillation"] = _distill_record(self.distill)
+        return summary
 
 
 def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:

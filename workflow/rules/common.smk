@@ -1,6 +1,7 @@
 # Shared helpers: config checks, split and run tables, input functions.
 
 from importlib.metadata import version
+from types import SimpleNamespace
 
 from slimrank.config import (
     ConfigError,
@@ -90,6 +91,9 @@ ON_CONSTRAINT = "(?:{})".format(
 INT8 = [f"{name}-int8" for name in config["efficiency"]["int8"]]
 # Every model that reranks: the trained variants and their int8 quantized copies.
 MODELS = [*VARIANTS, *INT8]
+# Distilled students share their partner's architecture and size: they are not benchmarked.
+BENCHMARKED = [m for m in MODELS if not VARIANTS.get(m) or not VARIANTS[m].distill]
+KD_STUDENTS = [name for name, v in VARIANTS.items() if v.distill]
 PAPER_SPLIT = config["paper"]["split"] or TEST_SPLITS[0]
 _clash = sorted(set(MODELS) & set(REFERENCE_RUNS))
 if _clash:
@@ -176,11 +180,17 @@ def variant_row(wildcards):
 
 
 def training_inputs(wildcards):
-    """A variant's initial model; the full model starts from the base encoder itself."""
+    """A variant's initial model (a distilled student's is its partner's, made once), and the
+    teacher's scores for a distilled student; the full model starts from the base encoder.
+    """
     if wildcards.variant == "full":
         return {}
-    init = f"results/init/{seed_dir(wildcards.seed)}/{wildcards.variant}"
-    return {"init": init, "init_info": f"{init}.json"}
+    variant = VARIANTS[wildcards.variant]
+    init = f"results/init/{seed_dir(wildcards.seed)}/{variant.partner}"
+    inputs = {"init": init, "init_info": f"{init}.json"}
+    if variant.distill:
+        inputs["teacher_scores"] = teacher_scores_file(wildcards.seed)
+    return inputs
 
 
 def training_settings(wildcards):
@@ -194,6 +204,29 @@ def training_settings(wildcards):
     settings["max_length"] = config["model"]["max_length"]
     settings["precision"] = config["precision"]
     return settings
+
+
+def distill_settings(wildcards):
+    """A distilled student's loss settings (`distillation` less its student list); None for
+    every other variant, so their job parameters stay what they were."""
+    if not VARIANTS[wildcards.variant].distill:
+        return None
+    return {k: v for k, v in config["distillation"].items() if k != "students"}
+
+
+def teacher_scores_file(seed):
+    """The scores of a seed's full model on the pairs that seed's distilled students draw."""
+    return f"results/distill/{seed_dir(seed)}/teacher_scores.tsv"
+
+
+def teacher_draws(seed):
+    """The training settings of every distilled student of ``seed``: the teacher scores the
+    groups each of them draws."""
+    return [
+        training_settings(SimpleNamespace(variant=s, seed=seed))
+        for s in KD_STUDENTS
+        if int(seed) in variant_seeds(config, s)
+    ]
 
 
 def rerank_candidates(wildcards):

@@ -15,7 +15,12 @@ rule init_variant:
     log:
         "logs/compress/init/seed{seed}/{variant}.log",
     wildcard_constraints:
-        variant="|".join(re.escape(v) for v in VARIANTS if v != "full"),
+        # A distilled student starts from its partner's init: none of its own.
+        variant="|".join(
+            re.escape(name)
+            for name, v in VARIANTS.items()
+            if name != "full" and not v.distill
+        ),
     conda:
         "../../envs/model.yaml"
     resources:
@@ -36,7 +41,7 @@ rule params:
         init=lambda wc: (
             []
             if wc.variant == "full"
-            else f"results/init/{seed_dir(FIRST_SEED)}/{wc.variant}.json"
+            else f"results/init/{seed_dir(FIRST_SEED)}/{VARIANTS[wc.variant].partner}.json"
         ),
     output:
         "results/params/{variant}.json",

@@ -39,7 +39,7 @@ rule benchmark_model:
 
 rule efficiency_table:
     input:
-        expand("results/efficiency/{model}.json", model=MODELS),
+        expand("results/efficiency/{model}.json", model=BENCHMARKED),
     output:
         report(
             "results/efficiency/efficiency.tsv",

@@ -52,6 +52,7 @@ rule train_model:
         start=lambda wc, input: input.get("init", config["model"]["base"]),
         settings=training_settings,
         gmp=config["compression"]["gmp"],
+        distill=distill_settings,
         work_dir="results/training/seed{seed}/{variant}/work",
     script:
         "../scripts/train_model.py"

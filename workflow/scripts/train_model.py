@@ -5,7 +5,9 @@ import json
 import torch
 
 from slimrank.cores import job_threads
+from slimrank.distill import read_teacher_scores
 from slimrank.logs import setup
+from slimrank.losses import Distillation
 from slimrank.pairs import read_groups
 from slimrank.study import Variant
 from slimrank.training import TrainSettings, train_cross_encoder
@@ -26,6 +28,11 @@ callbacks, select_after = training_callbacks(
 )
 if select_after:
     settings.select_after_step = select_after
+distill = None
+if snakemake.params.distill:
+    distill = Distillation(
+        read_teacher_scores(snakemake.input.teacher_scores), **snakemake.params.distill
+    )
 log.info(
     "training %s from %s: %d groups, %s",
     variant.name,
@@ -46,6 +53,7 @@ summary = train_cross_encoder(
     snakemake.params.work_dir,
     callbacks=callbacks,
     log=log.info,
+    distill=distill,
 )
 with atomic_output(snakemake.output.summary) as out:
     json.dump(
