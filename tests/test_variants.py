@@ -32,6 +32,8 @@ def test_default_config_variant_table():
         "oneshot-s80",
         "oneshot-s90",
         "oneshot-s95",
+        "drop-L3-kd",
+        "oneshot-match-L3-kd",
     ]
     by_name = {v.name: v for v in variant_table(config)}
     assert by_name["oneshot-s95"].sparsity == 0.95

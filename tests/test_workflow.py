@@ -182,7 +182,7 @@ def test_params_table_matches_pruned_to_layer_drop_counts(tiny_run):
 
 def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
     variants = ["full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
-                "gmp-s90", "drop-L2-int8"]  # fmt: skip
+                "gmp-s90", "drop-L2-int8", "drop-L2-kd"]  # fmt: skip
     bm25 = read_run(tiny_run / "results/runs/dl19/bm25.trec")
     for variant in variants:
         run = read_run(tiny_run / f"results/runs/dl19/seed13/{variant}.trec")
