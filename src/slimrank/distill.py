@@ -1,8 +1,9 @@
 """Teacher scores for knowledge distillation: the fine-tuned full model scores, once, every
-training pair a distilled student will draw, and every student reads them from one file.
+training pair a distilled student will draw, and every student of that seed reads them from
+one file.
 
-The file (``results/distill/teacher_scores.tsv``) has a header and one ``qid docid score`` row
-per pair; scores are the float32 logits of :meth:`slimrank.rerank.Reranker.score`, written with
+The file of a training seed (``results/distill/seed{seed}/teacher_scores.tsv``) has a header
+and one ``qid docid score`` row per pair; scores are the float32 logits of :meth:`slimrank.rerank.Reranker.score`, written with
 ``repr`` so that reading them back gives the same float32 values.
 """
 
