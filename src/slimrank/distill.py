@@ -3,8 +3,9 @@ training pair a distilled student will draw, and every student of that seed read
 one file.
 
 The file of a training seed (``results/distill/seed{seed}/teacher_scores.tsv``) has a header
-and one ``qid docid score`` row per pair; scores are the float32 logits of :meth:`slimrank.rerank.Reranker.score`, written with
-``repr`` so that reading them back gives the same float32 values.
+and one ``qid docid score`` row per pair; scores are the float32 logits of
+:meth:`slimrank.rerank.Reranker.score`, written with ``repr`` so that reading them back gives
+the same float32 values.
 """
 
 from __future__ import annotations
