@@ -160,11 +160,9 @@ def seeded_paired_tests(
 
 
 def _seed_scores(qrels: Qrels, by_seed: Mapping, metric: str, level: int, queries) -> dict:
-    """seed -> per-query scores in ``queries`` order."""
-    return {
-        seed: [per_query_scores(qrels, run, metric, level)[q] for q in queries]
-        for seed, run in by_seed.items()
-    }
+    """seed -> per-query scores in ``queries`` order (one evaluation per seed's run)."""
+    scores = {seed: per_query_scores(qrels, run, metric, level) for seed, run in by_seed.items()}
+    return {seed: [per_seed[q] for q in queries] for seed, per_seed in scores.items()}
 
 
 def _mean(values) -> float:
