@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from slimrank.bm25 import BM25Settings
+from slimrank.losses import Distillation
 from slimrank.pruning import GradualMagnitudePruning
 from slimrank.rerank import Reranker
 from slimrank.training import TrainSettings
@@ -73,6 +74,13 @@ OTHER_DEFAULTS = {
     "bm25": (
         dataclass_defaults(BM25Settings),
         {key: f"bm25.{key}" for key in ("k1", "b", "analyzer", "stemmer", "stopwords")},
+    ),
+    "distillation": (
+        dataclass_defaults(Distillation),
+        {
+            key: f"distillation.{key}"
+            for key in ("loss", "temperature", "kd_weight", "label_weight")
+        },
     ),
     "gmp": (
         parameter_defaults(GradualMagnitudePruning),
