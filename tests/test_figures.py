@@ -81,6 +81,34 @@ def test_effectiveness_and_sweep(tmp_path):
     )
 
 
+def test_distilled_students_are_a_series_of_their_own():
+    """drop-L2-kd and oneshot-match-L2-kd: hollow dashed series beside (not inside) their
+    partners' in the effectiveness figure, absent from the sparsity curves."""
+    metrics, params = frames()
+    students = {"drop-L2-kd": (0.61, 0.79), "oneshot-match-L2-kd": (0.63, 0.81)}
+    metrics = pd.concat(
+        [metrics]
+        + [
+            pd.DataFrame([("dl19", r, m, v[i], 43) for i, m in enumerate(METRIC_LIST)],
+                         columns=metrics.columns)
+            for r, v in students.items()
+        ]
+    )  # fmt: skip
+    kd = params[params[PARAMS.name].isin(["drop-L2", "oneshot-match-L2"])].copy()
+    kd[PARAMS.name] += "-kd"
+    params = pd.concat([params, kd])
+    fig = figures.effectiveness_figure(metrics, params, **ON)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(lines["layer dropping"].get_ydata()) == [0.58, 0.66]  # drop-L2, drop-L4 only
+    kd_drop = lines["layer dropping + distillation"]
+    assert list(kd_drop.get_ydata()) == [0.61] and kd_drop.get_linestyle() == "--"
+    assert list(lines["one-shot pruning + distillation"].get_ydata()) == [0.63]
+    sweep = figures.sparsity_figure(metrics, params, **ON)
+    curves = {line.get_label(): line for line in sweep.axes[0].get_lines()}
+    # full at 0%, oneshot-match-L4, oneshot-match-L2, oneshot-s90: no student among them
+    assert sorted(curves["one-shot pruning"].get_ydata()) == [0.52, 0.62, 0.69, 0.70]
+
+
 @pytest.mark.parametrize("missing", [("gmp", "lottery"), ("drop",), ("oneshot", "gmp")])
 def test_missing_families_are_omitted(tmp_path, missing):
     metrics, params = frames(drop=missing)

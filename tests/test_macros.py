@@ -125,6 +125,49 @@ def test_numbers_derived_values(metrics, significance, params):
     assert {k: macros.get(k) for k in expected} == expected
 
 
+def test_distillation_macros(metrics, significance, params):
+    """Students against partners and the drop-vs-prune answer with and without distillation:
+    drop 0.650 and one-shot 0.690 (+0.040); drop-kd 0.700 and one-shot-kd 0.680 (-0.020)."""
+    students = pd.DataFrame(
+        [("dl19", "drop-L3-kd", "ndcg@10", 0.7001, 43), ("dl19", "oneshot-match-L3-kd",
+         "ndcg@10", 0.6798, 43)],
+        columns=list(metrics.columns),
+    )  # fmt: skip
+    kd_params = params[params[PARAMS.name].isin(["drop-L3", "oneshot-match-L3"])].copy()
+    kd_params[PARAMS.name] += "-kd"
+    macros = parse_macros(
+        macros_of(
+            pd.concat([metrics, students]),
+            pd.concat([params, kd_params]),
+            significance,
+            distillation={"loss": "listwise_kl", "temperature": 2.0, "label_weight": 0.5},
+        )
+    )
+    expected = {
+        "kdStudentCount": "2",
+        "kdRunList": r"\texttt{drop-L3-kd} and \texttt{oneshot-match-L3-kd}",
+        "kdComparedSizes": "1",
+        "mainKdGainPrimaryList": r"\texttt{drop-L3-kd} +0.050 and "
+        r"\texttt{oneshot-match-L3-kd} \ensuremath{-}0.010",
+        "mainKdWinsPrimary": "1",
+        "mainKdLossesPrimary": "1",
+        "mainKdAnswerPrimary": r"at the 3-layer size one-shot pruning minus layer dropping is "
+        r"+0.040 without distillation and \ensuremath{-}0.020 with it (the sign changes)",
+        "mainKdFlipsPrimary": "1",
+        "mainDropFocusKdPrimary": "0.700",
+        "mainOneshotMatchFocusKdPrimaryDeltaFull": r"\ensuremath{-}0.020",
+        "kdLoss": "a listwise KL divergence between the group softmaxes at temperature 2",
+        "kdMix": "weighted 1 and mixed with the label loss weighted 0.5",
+        "seedsMin": "1",
+        "seedsMax": "1",
+    }
+    assert {k: macros.get(k) for k in expected} == expected
+    # Without students every RQ5 macro still exists, so the text builds.
+    plain = parse_macros(macros_of(metrics, params, significance))
+    assert plain["kdStudentCount"] == "0" and plain["mainKdAnswerPrimary"] == "n/a"
+    assert plain["kdMix"] == "alone, without the label loss"
+
+
 def test_numbers_refuse_colliding_names():
     with pytest.raises(ValueError, match="twice"):
         out = MacroSet()

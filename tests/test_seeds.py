@@ -166,6 +166,29 @@ def test_effectiveness_figure_has_error_bars_for_several_seeds():
     assert [y for _, y in segment] == pytest.approx([0.5, 0.7])  # 0.6 ± 0.1
 
 
+def test_speed_and_sparsity_figures_have_error_bars_for_several_seeds():
+    from slimrank.figures import sparsity_figure, speed_figure
+    from slimrank.study import EFFICIENCY, PARAMS
+
+    efficiency = pd.DataFrame(
+        {EFFICIENCY.model: ["full", "drop-L3"], EFFICIENCY.pairs_per_s_ratio: [1.0, 2.0]}
+    )
+    ax = speed_figure(seeded_metrics(), efficiency, "dl19", "ndcg@10").axes[0]
+    bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == 1  # full (three seeds); drop-L3 has one
+    (segment,) = bars[0].lines[2][0].get_segments()
+    assert [y for _, y in segment] == pytest.approx([0.5, 0.7])
+    metrics = seeded_metrics()
+    pruned = metrics[metrics[METRICS.run] == "full"].assign(**{METRICS.run: "oneshot-s90"})
+    params = pd.DataFrame(
+        [("full", 0.0, 0.0), ("oneshot-s90", 0.9, 0.9)],
+        columns=[PARAMS.name, PARAMS.encoder_sparsity, PARAMS.target_sparsity],
+    )
+    ax = sparsity_figure(pd.concat([metrics, pruned]), params, "dl19", ["ndcg@10"]).axes[0]
+    bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == 1  # the pruned model's three seeds
+
+
 def test_seed_macros_read_the_spread():
     from slimrank.macros import numbers_macros
 

@@ -8,7 +8,9 @@ without GMP runs, without a sweep or without efficiency measurements still gets 
 
 Colour and marker are fixed per method (layer drop, each pruning schedule) and shared by all
 figures, from the Okabe-Ito palette, which stays distinguishable for colour-blind readers and
-in grey print (markers differ too).
+in grey print (markers differ too). A distilled student (``-kd``) has its partner's method's
+colour and marker, hollow, on a dashed line. Where a run has several training seeds its point
+is the mean and its error bar the standard deviation over seeds.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def _values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
     return frame.pivot_table(
         index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
     )
+
+
+def _spread(spread: pd.DataFrame, run: str, metric: str) -> float:
+    """Standard deviation over seeds of ``run`` (NaN for one seed: no error bar)."""
+    if metric in spread.columns and run in spread.index:
+        return float(spread.at[run, metric])
+    return float("nan")
 
 
 def _error_bars(ax, points: list[tuple[float, float, float]], key: str) -> None:
@@ -166,9 +175,13 @@ def _no_data(ax, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
-def _series(ax, points: list[tuple[float, float]], key: str, **kwargs) -> None:
+def _series(ax, points: list[tuple[float, float]], key: str, distilled=False, **kwargs) -> None:
+    """One method's points joined by a line; a distilled series hollow and dashed."""
     colour, marker, label = STYLES[key]
     points = sorted(points)
+    if distilled:
+        kwargs |= {"linestyle": "--", "markerfacecolor": "white"}
+        label += " + distillation"
     ax.plot(
         [x for x, _ in points],
         [y for _, y in points],
@@ -190,7 +203,8 @@ def effectiveness_figure(
 
     One panel per metric. Layer-drop models (``drop-L*``) and matched pruned models
     (``{schedule}-match-L*``) are placed at their measured non-zero count, so points of one
-    size line up vertically; the full model is a star at its size and a dashed line, BM25 a
+    size line up vertically; their distilled students (``-kd``) form a series of their own per
+    method at the same sizes; the full model is a star at its size and a dashed line, BM25 a
     dotted line. int8 and sweep runs belong to other figures.
     """
     values = _values(metrics, split)
@@ -199,23 +213,26 @@ def effectiveness_figure(
     fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics_list), squeeze=False)[0]
     for ax, metric in zip(axes, metrics_list, strict=True):
-        groups: dict[str, list[tuple[float, float]]] = {}
+        # (method, distilled) -> points
+        groups: dict[tuple[str, bool], list[tuple[float, float]]] = {}
         labels: list[tuple[float, float, str]] = []
-        bars: dict[str, list[tuple[float, float, float]]] = {}
+        bars: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
         for run in values.index:
             info = parse_run(run)
             y, x = _value(values, run, metric), nonzeros.get(run)
             if y is None or x is None or info.int8 or info.matched_layers is None:
                 continue
-            groups.setdefault(method(run), []).append((x / 1e6, y))
-            sd = spread[metric].get(run, float("nan")) if metric in spread else float("nan")
-            bars.setdefault(method(run), []).append((x / 1e6, y, sd))
-            if info.kind == "drop":
+            group = (method(run), info.distill)
+            groups.setdefault(group, []).append((x / 1e6, y))
+            bars.setdefault(group, []).append((x / 1e6, y, _spread(spread, run, metric)))
+            if info.kind == "drop" and not info.distill:
                 labels.append((x / 1e6, y, f"{info.matched_layers}L"))
-        for key in ["drop", *SCHEDULES, "other"]:
-            if key in groups:
-                _series(ax, groups[key], key, linewidth=1.2, markersize=5)
-                _error_bars(ax, bars[key], key)
+        for distilled in (False, True):
+            for key in ["drop", *SCHEDULES, "other"]:
+                if (key, distilled) in groups:
+                    points = groups[key, distilled]
+                    _series(ax, points, key, distilled, linewidth=1.2, markersize=5)
+                    _error_bars(ax, bars[key, distilled], key)
         for x, y, text in labels:
             ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
         ax.margins(y=0.15)  # room below the lowest point for its label
@@ -223,8 +240,7 @@ def effectiveness_figure(
         if full_y is not None and full_x is not None:
             colour, marker, _ = STYLES["full"]
             ax.plot([full_x / 1e6], [full_y], marker=marker, color=colour, markersize=9)
-            full_sd = spread[metric].get(FULL, float("nan")) if metric in spread else float("nan")
-            _error_bars(ax, [(full_x / 1e6, full_y, full_sd)], "full")
+            _error_bars(ax, [(full_x / 1e6, full_y, _spread(spread, FULL, metric))], "full")
         _references(ax, values, metric)
         if not groups and full_y is None:
             _no_data(ax)
@@ -259,9 +275,11 @@ def sparsity_figure(
     Every pruned model of a schedule (matched and sweep) sits at its measured encoder sparsity,
     starting from the full model at 0%. Layer-drop models are drawn as open circles at the
     sparsity of their matched pruned models (same non-zero count), so the reader sees which
-    sparsity each layer count corresponds to.
+    sparsity each layer count corresponds to. Distilled students (``-kd``) are left out: they
+    sit at their partners' sparsity, and the effectiveness figure compares them.
     """
     values = _values(metrics, split)
+    spread, _ = split_spread(metrics, split)
     sparsity = _params_column(params, PARAMS.encoder_sparsity)
     target = _params_column(params, PARAMS.target_sparsity)
     fig = Figure(figsize=(3.4 * len(metrics_list), 3.4), layout="constrained")
@@ -270,25 +288,27 @@ def sparsity_figure(
         full_y = _value(values, FULL, metric)
         drawn = False
         for schedule in [*SCHEDULES, "other"]:
-            points = [
-                (100 * sparsity[run], y)
+            bars = [
+                (100 * sparsity[run], y, _spread(spread, run, metric))
                 for run in values.index
                 if method(run) == schedule
-                and not parse_run(run).int8
+                and not (parse_run(run).int8 or parse_run(run).distill)
                 and run in sparsity
                 and (y := _value(values, run, metric)) is not None
             ]
-            if not points:
+            if not bars:
                 continue
+            points = [(x, y) for x, y, _ in bars]
             if full_y is not None:
                 points.append((0.0, full_y))
             _series(ax, points, schedule, linewidth=1.2, markersize=5)
+            _error_bars(ax, bars, schedule)
             drawn = True
         drop_points = []
         for run in values.index:
             info = parse_run(run)
             y = _value(values, run, metric)
-            if info.kind != "drop" or info.int8 or y is None:
+            if info.kind != "drop" or info.int8 or info.distill or y is None:
                 continue
             partners = [matched_name(s, info.matched_layers) for s in SCHEDULES]
             matched = [target[name] for name in partners if name in target]
@@ -344,10 +364,12 @@ def speed_figure(
     """Effectiveness against measured throughput relative to the full model.
 
     Layer dropping buys speed and unstructured sparsity, with dense kernels, does not; this is
-    the figure that shows it. Each variant is one labelled point (int8 versions hollow). Without
-    measurements the figure says so instead of failing, so the paper still builds.
+    the figure that shows it. Each variant is one labelled point (int8 versions hollow), with
+    its standard deviation over seeds as an error bar. Without measurements the figure says so
+    instead of failing, so the paper still builds.
     """
     values = _values(metrics, split)
+    spread, _ = split_spread(metrics, split)
     ratio_column = EFFICIENCY.pairs_per_s_ratio
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
@@ -378,6 +400,7 @@ def speed_figure(
             markerfacecolor="none" if hollow else colour,
             markersize=9 if key == "full" else 6,
         )
+        _error_bars(ax, [(ratio, y, _spread(spread, run, metric))], key)
         seen.add(key)
         labels.append((ratio, y, run))
     # Legend entries are proxies in a fixed order, solid whatever point came first.

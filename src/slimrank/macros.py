@@ -14,7 +14,8 @@ study. The roles (:mod:`slimrank.study`):
   ``DropSmallest`` (fewest layers), ``<Schedule>Sweep<J>`` for sweep model J (sparsity
   ascending) and ``Sweep<J>``/``SweepHighest`` for the first sweep schedule's,
   ``Reference<R>`` and ``FullOnReference<R>`` for reference runs; ``<Role>IntEight`` for an
-  int8 version. A fixed role whose run the study lacks gets ``n/a``, so the text still builds.
+  int8 version and ``<Role>Kd`` for a distilled student (``-kd``) of the role's run. A fixed
+  role whose run the study lacks gets ``n/a``, so the text still builds.
 
 Values are rounded to what the table shows (:data:`slimrank.tables.DECIMALS`) and derived
 values are computed from the rounded ones.
@@ -41,6 +42,7 @@ from slimrank.study import (
     METRICS,
     PARAMS,
     SCHEDULES,
+    distilled_partners,
     focus_size,
     int8_name,
     matched_schedules,
@@ -113,6 +115,7 @@ class Roles:
     schedules: list[str]  # schedules with a matched model
     sweep: list[str]  # the first sweep schedule's runs, sparsity ascending
     sweep_schedule: str | None
+    students: dict[str, str]  # undistilled run -> its distilled student (-kd)
 
 
 def study_roles(runs: Sequence[str]) -> Roles:
@@ -144,10 +147,13 @@ def study_roles(runs: Sequence[str]) -> Roles:
         roles[role_name("reference", r)] = run
         if f"{FULL}+{run}" in runs:
             roles[role_name("full-on-reference", r)] = f"{FULL}+{run}"
+    students = distilled_partners(runs)
     for role, run in list(roles.items()):
         if run is not None and not _is_first_stage_role(role) and int8_name(run) in runs:
             roles[role + "IntEight"] = int8_name(run)
-    return Roles(roles, pairs, focus, schedules, sweep, sweep_schedule)
+        if run in students and not _is_first_stage_role(role):
+            roles[role + "Kd"] = students[run]
+    return Roles(roles, pairs, focus, schedules, sweep, sweep_schedule, students)
 
 
 def _is_first_stage_role(role: str) -> bool:
@@ -203,6 +209,22 @@ def _study_macros(
     out.add("sweepSparsityList", and_list(pcts))
     out.add("sweepLowest", pcts[0] if pcts else MISSING)
     out.add("sweepHighest", pcts[-1] if pcts else MISSING)
+    out.add("kdStudentCount", str(len(roles.students)))
+    out.add("kdRunList", and_list([_tt(r) for r in roles.students.values()]))
+    out.add("kdComparedSizes", str(len(_kd_comparisons(roles))))
+
+
+def _kd_comparisons(roles: Roles) -> list[tuple[int, str, tuple[str, str], tuple[str, str]]]:
+    """``(layers, schedule, (drop, pruned), (drop-kd, pruned-kd))`` for every matched size and
+    schedule where both models have a distilled student: where distillation can change the
+    drop-vs-prune answer."""
+    found = []
+    for pair in roles.pairs:
+        for schedule, pruned in pair.pruned.items():
+            if pair.drop in roles.students and pruned in roles.students:
+                students = (roles.students[pair.drop], roles.students[pruned])
+                found.append((pair.layers, schedule, (pair.drop, pruned), students))
+    return found
 
 
 # ----------------------------------------------------------------------------- one split
@@ -347,6 +369,37 @@ def _sweep_macros(out: MacroSet, prefix: str, roles: Roles, split: _Split, metri
     )
 
 
+def _sign(d: float) -> int:
+    return 1 if d > 1e-12 else -1 if d < -1e-12 else 0
+
+
+def _kd_macros(out: MacroSet, prefix: str, roles: Roles, split: _Split, metric, m) -> None:
+    """Distilled students against their partners, and the drop-vs-prune difference with and
+    without distillation at each size where both have a student (rounded values)."""
+    gains = {s: split.minus(s, p, metric) for p, s in roles.students.items()}
+    out.add(
+        macro_name(prefix, "kd-gain", m, "list"),
+        and_list([f"{_tt(s)} {MISSING if d is None else _signed(d)}" for s, d in gains.items()]),
+    )
+    known = [d for d in gains.values() if d is not None]
+    out.add(macro_name(prefix, "kd", "wins", m), str(sum(_sign(d) > 0 for d in known)))
+    out.add(macro_name(prefix, "kd", "losses", m), str(sum(_sign(d) < 0 for d in known)))
+    phrases, flips = [], 0
+    for layers, schedule, (drop, pruned), (drop_kd, pruned_kd) in _kd_comparisons(roles):
+        before, after = split.minus(pruned, drop, metric), split.minus(pruned_kd, drop_kd, metric)
+        if before is None or after is None:
+            continue
+        flipped = _sign(before) != _sign(after)
+        flips += flipped
+        phrases.append(
+            f"at the {layers}-layer size {METHOD_NAMES.get(schedule, schedule)} minus layer "
+            f"dropping is {_signed(before)} without distillation and {_signed(after)} with it"
+            + (" (the sign changes)" if flipped else "")
+        )
+    out.add(macro_name(prefix, "kd-answer", m), "; ".join(phrases) if phrases else MISSING)
+    out.add(macro_name(prefix, "kd-flips", m), str(flips))
+
+
 def _split_macros(
     out: MacroSet,
     prefix: str,
@@ -365,6 +418,7 @@ def _split_macros(
         _run_value_macros(out, prefix, roles, split, metric, m)
         _pair_macros(out, prefix, roles, split, metric, m)
         _sweep_macros(out, prefix, roles, split, metric, m)
+        _kd_macros(out, prefix, roles, split, metric, m)
         best = best_compressed_run(metrics, split_name, metric)
         name = macro_name(prefix, "best-run", m)
         out.add(name, _tt(best) if best else MISSING)
@@ -470,6 +524,10 @@ def _seed_macros(out: MacroSet, roles: Roles, metrics, split: str, metric: str) 
         return None if value is None or pd.isna(value) else float(value)
 
     out.add("seedsFull", str(int(seeds.get(FULL, 1))))
+    # Training seeds per model (BM25 and reference runs have none): the range over the study.
+    models = [int(seeds[r]) for r in seeds.index if parse_run(r).kind != "first-stage"]
+    out.add("seedsMin", str(min(models, default=1)))
+    out.add("seedsMax", str(max(models, default=1)))
     out.add("sdFullPrimary", _fmt(spread(FULL), DECIMALS))
     focus = roles.focus
     pruned = focus.pruned.get("oneshot") if focus else None
@@ -489,6 +547,31 @@ def _seed_macros(out: MacroSet, roles: Roles, metrics, split: str, metric: str) 
     )
 
 
+#: How the text names each distillation loss (slimrank.losses.KD_LOSSES).
+KD_LOSS_TEXT = {
+    "margin_mse": r"MarginMSE~\citep{hofstatter2020improving}",
+    "listwise_kl": r"a listwise KL divergence between the group softmaxes",
+}
+
+
+def _distillation_macros(out: MacroSet, distillation: Mapping | None) -> None:
+    """The distillation recipe of the config, in words (the same for every student)."""
+    out.comment("distillation: the loss and its mix with the label loss")
+    settings = dict(distillation or {})
+    loss = settings.get("loss", "margin_mse")
+    text = KD_LOSS_TEXT.get(loss, latex_escape(str(loss)))
+    if loss == "listwise_kl":
+        text += f" at temperature {float(settings.get('temperature', 1.0)):g}"
+    out.add("kdLoss", text)
+    kd, label = float(settings.get("kd_weight", 1.0)), float(settings.get("label_weight", 0.0))
+    out.add(
+        "kdMix",
+        "alone, without the label loss"
+        if label == 0
+        else f"weighted {kd:g} and mixed with the label loss weighted {label:g}",
+    )
+
+
 def numbers_macros(
     metrics: pd.DataFrame,
     params: pd.DataFrame | None,
@@ -500,12 +583,14 @@ def numbers_macros(
     text_metrics: Sequence[str],
     alpha: float = ALPHA,
     counts: Mapping[str, int] | None = None,
+    distillation: Mapping | None = None,
 ) -> str:
     """Every number the paper quotes as ``\\newcommand`` lines, named by role (module doc).
 
     ``test_splits`` are the splits the models are evaluated on (config order), ``main_split``
     the one the text discusses (``paper.split``), ``text_metrics`` the metrics it quotes
-    (``paper.figure_metrics``). ``counts`` become ``count<Key>`` (thousands separated).
+    (``paper.figure_metrics``). ``counts`` become ``count<Key>`` (thousands separated);
+    ``distillation`` is the config's section of that name (the recipe the text describes).
     """
     out = MacroSet()
     out.comment("Generated by slimrank.macros.numbers_macros; do not edit.")
@@ -518,6 +603,7 @@ def numbers_macros(
         prefix = macro_name("split", i)
         _split_macros(out, prefix, split, roles, metrics, significance, text_metrics, alpha)
     _seed_macros(out, roles, metrics, main_split, text_metrics[0])
+    _distillation_macros(out, distillation)
     _params_macros(out, roles, params)
     if efficiency is not None and not efficiency.empty:
         _efficiency_macros(out, roles, efficiency)

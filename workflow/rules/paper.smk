@@ -39,6 +39,7 @@ rule paper_tables:
         test_splits=TEST_SPLITS,
         roles={"train": TRAIN_SPLIT, "valid": VALID_SPLIT},
         paper=config["paper"],
+        distillation=config["distillation"],
     script:
         "../scripts/paper_tables.py"
 

@@ -53,6 +53,7 @@ with atomic_output(snakemake.output.numbers) as out:
             text_metrics=paper["figure_metrics"],
             alpha=paper["alpha"],
             counts=counts,
+            distillation=snakemake.params.distillation,
         )
     )
 log.info("main table (%s):\n%s", split, to_markdown(table))
