@@ -4,8 +4,8 @@ import pytest
 import ranx
 
 from slimrank.evaluation import per_query_scores
-from slimrank.rerank import Reranker, append_first_stage_tail, merge_shards, shard_of
-from slimrank.trec import write_run
+from slimrank.rerank import Reranker, append_first_stage_tail, shard_of
+from slimrank.trec import merge_shards, write_run
 
 pytestmark = pytest.mark.usefixtures("tiny_single_thread")
 

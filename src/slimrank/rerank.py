@@ -165,17 +165,6 @@ def shard_of(run: Mapping[str, Mapping[str, float]], shard: int, shards: int) ->
     return {qid: dict(run[qid]) for qid in qids}
 
 
-def merge_shards(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> Run:
-    """Union of shard runs; a query in two shards is an error."""
-    merged: Run = {}
-    for part in parts:
-        for qid, docs in part.items():
-            if qid in merged:
-                raise ValueError(f"query {qid} is in two shards")
-            merged[qid] = dict(docs)
-    return merged
-
-
 def append_first_stage_tail(reranked: Run, first_stage: Mapping[str, Mapping[str, float]]) -> Run:
     """Put each query's first-stage documents that were not reranked below the reranked ones.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -160,3 +160,14 @@ def read_ids(path: str | os.PathLike) -> list[str]:
     """The first column of an ``id<TAB>text`` file, without keeping the texts."""
     with _open_text(Path(path)) as handle:
         return [line.split("\t", 1)[0] for line in handle if line.strip()]
+
+
+def merge_shards(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> Run:
+    """Union of shard runs; a query in two shards is an error."""
+    merged: Run = {}
+    for part in parts:
+        for qid, docs in part.items():
+            if qid in merged:
+                raise ValueError(f"query {qid} is in two shards")
+            merged[qid] = dict(docs)
+    return merged

@@ -52,7 +52,8 @@ rule merge_run:
         "logs/rerank/{split}/seed{seed}/{model}{on}.merge.log",
     wildcard_constraints:
         on=ON_CONSTRAINT,
-    # merge_shards lives beside the scoring code in slimrank.rerank, which imports torch.
+    # merge_shards is in slimrank.trec, which imports no torch: a merge starts in a fraction
+    # of a second, and there is one per reranked run.
     conda:
         "../../envs/model.yaml"
     script:

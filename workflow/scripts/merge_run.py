@@ -1,8 +1,7 @@
 """Merge the shards of a reranked run into one TREC run."""
 
 from slimrank.logs import setup
-from slimrank.rerank import merge_shards
-from slimrank.trec import read_run, write_run
+from slimrank.trec import merge_shards, read_run, write_run
 
 log = setup(snakemake.log[0])
 run = merge_shards([read_run(path, allow_empty=True) for path in snakemake.input])
