@@ -137,6 +137,7 @@ def test_count_parameters_dense_and_pruned():
         "prunable_nonzero": LAYERS * PRUNABLE_PER_LAYER,
         "encoder_sparsity": 0.0,
         "layers": LAYERS,
+        "intermediate_size": INTERMEDIATE,
     }
     magnitude_prune(model, 0.25)
     counts = count_parameters(model)

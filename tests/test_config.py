@@ -296,6 +296,22 @@ def test_schema_error_names_the_key_and_the_value():
     assert "config key efficiency.int8[1]: 3 is not of type 'string'" in short_schema_error(config)
 
 
+def test_schema_rejects_a_bad_structured_row():
+    config = default_config()
+    config["compression"]["structured"]["ffn_keep"] = [0.1, 1.5]
+    message = short_schema_error(config)
+    assert message.startswith("invalid config: config key compression.structured.ffn_keep[1]: ")
+    assert "(value: 1.5)" in message
+    config = default_config()
+    config["compression"]["structured"]["heads"] = [6]
+    assert "('heads' was unexpected)" in short_schema_error(config)
+    config = default_config()
+    config["compression"]["structured"]["matched"] = ["L3"]
+    assert "compression.structured.matched[0]: 'L3' is not of type 'integer'" in (
+        short_schema_error(config)
+    )
+
+
 def test_invalid_yaml_names_file_and_line(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("seed: 13\nsplits:\n  dl19: {role: test\n  valid: x\n")
@@ -323,6 +339,8 @@ TINY_SIZES = {
     *(f"compression.matched.{schedule}" for schedule in ("oneshot", "gmp", "lottery")),
     "compression.sweep.schedules",
     "compression.sweep.sparsities",
+    "compression.structured.matched",
+    "compression.structured.ffn_keep",
     "compression.gmp.end",
     "compression.gmp.frequency",
     # recovery: 2 steps at the training settings (no lr, no validation in between)

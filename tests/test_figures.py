@@ -218,3 +218,40 @@ def test_pdf_is_reproducible(tmp_path):
     a = figures.plot_effectiveness(metrics, params, tmp_path / "a", **ON)[0].read_bytes()
     b = figures.plot_effectiveness(metrics, params, tmp_path / "b", **ON)[0].read_bytes()
     assert a == b
+
+
+def test_structured_models_are_a_series_at_their_parameter_count():
+    metrics, params = frames()
+    structured = {  # run: (ndcg@10, mrr@10, parameters: dense, so total = non-zeros)
+        "structured-match-L2": (0.57, 0.77, 15_401_000),
+        "structured-match-L4": (0.65, 0.81, 19_001_000),
+        "structured-w10": (0.40, 0.60, 14_000_000),  # a width of its own: not a matched point
+    }
+    metrics = pd.concat(
+        [
+            metrics,
+            pd.DataFrame(
+                [(SPLIT, r, m, v[i], 43) for r, v in structured.items()
+                 for i, m in enumerate(("ndcg@10", "mrr@10"))],
+                columns=metrics.columns,
+            ),
+        ]
+    )  # fmt: skip
+    params = pd.concat(
+        [
+            params,
+            pd.DataFrame(
+                [{PARAMS.name: r, PARAMS.nonzero: v[2], PARAMS.total: v[2],
+                  PARAMS.encoder_sparsity: 0.0} for r, v in structured.items()]
+            ),
+        ]
+    )  # fmt: skip
+    fig = figures.effectiveness_figure(metrics, params, **ON)
+    colour, marker, label = figures.STYLES["structured"]
+    assert label in legend_labels(fig)
+    ndcg = fig.axes[0]
+    (series,) = [line for line in ndcg.get_lines() if line.get_color() == colour]
+    assert series.get_marker() == marker
+    assert list(series.get_xdata()) == [15.401, 19.001]
+    assert list(series.get_ydata()) == [0.57, 0.65]
+    assert figures.method("structured-w10-int8") == "structured"

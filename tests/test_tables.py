@@ -190,3 +190,18 @@ def test_caption_explains_marks(metrics, significance, params):
     caption = main_table_caption(table, "dl19", 43)
     assert r"$^{\dagger}$" in caption and r"$^{\ddagger}$" in caption
     assert "Holm-corrected $p<0.05$" in caption and "bm25-fullcollection" in caption
+
+
+def test_structured_models_sort_after_the_pruned_models_of_their_size():
+    from slimrank.tables import order_runs
+
+    runs = ["structured-w10", "structured-match-L3", "oneshot-match-L3", "drop-L3", "full",
+            "structured-match-L3-kd", "oneshot-s90", "bm25"]  # fmt: skip
+    params = pd.DataFrame(
+        {PARAMS.name: ["full", "drop-L3", "oneshot-s90", "structured-w10"],
+         PARAMS.nonzero: [22.7e6, 17.4e6, 13.0e6, 14.0e6]}
+    )  # fmt: skip
+    assert order_runs(runs, params) == [
+        "bm25", "full", "drop-L3", "oneshot-match-L3", "structured-match-L3",
+        "structured-match-L3-kd", "structured-w10", "oneshot-s90",
+    ]  # fmt: skip

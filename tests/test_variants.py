@@ -8,7 +8,15 @@ from slimrank.models import load_cross_encoder
 from slimrank.params import count_parameters, params_table, prunable_linear_weights
 from slimrank.pruning import GradualMagnitudePruning
 from slimrank.rerank import append_first_stage_tail
-from slimrank.study import Variant, check_variants, variant_table
+from slimrank.study import (
+    Variant,
+    check_variants,
+    family_of,
+    is_compressed,
+    matched_sizes,
+    parse_run,
+    variant_table,
+)
 from slimrank.variant_models import HoldZeros, initial_model, training_callbacks
 
 from .conftest import REPO
@@ -32,6 +40,9 @@ def test_default_config_variant_table():
         "oneshot-s80",
         "oneshot-s90",
         "oneshot-s95",
+        "structured-match-L3",
+        "structured-match-L4",
+        "structured-w10",
         "drop-L3-kd",
         "oneshot-match-L3-kd",
     ]
@@ -40,6 +51,15 @@ def test_default_config_variant_table():
     assert by_name["gmp-match-L3"].match_layers == 3
     assert by_name["lottery-match-L3"].starts_from_full
     assert not by_name["gmp-match-L3"].starts_from_full
+    structured = by_name["structured-match-L3"]
+    assert (structured.family, structured.schedule, structured.match_layers) == (
+        "structured",
+        "oneshot",
+        3,
+    )
+    assert structured.starts_from_full and "ffn_keep" not in structured.row()
+    assert by_name["structured-w10"].ffn_keep == 0.1
+    assert by_name["structured-w10"].row()["ffn_keep"] == 0.1
 
 
 def test_paper_config_declares_the_seed_study():
@@ -50,12 +70,52 @@ def test_paper_config_declares_the_seed_study():
         for schedule in ("oneshot", "gmp", "lottery"):
             assert f"{schedule}-match-L{layers}" in names
     assert {"oneshot-s80", "oneshot-s90", "oneshot-s95"} <= names
+    # BERT-base's 3-layer count is out of structured pruning's reach (slimrank.structured).
+    assert {"structured-match-L6", "structured-match-L9", "structured-match-L6-kd"} <= names
+    assert "structured-match-L3" not in names
 
 
 def test_matched_variant_needs_its_layer_drop_partner():
     config = {"compression": {"layers": [3], "matched": {"oneshot": [3, 6]}}}
     with pytest.raises(ValueError, match=r"compression.matched.oneshot: \[6\]"):
         check_variants(config)
+    config = {"compression": {"layers": [3], "structured": {"matched": [3, 4]}}}
+    with pytest.raises(ValueError, match=r"compression.structured.matched: \[4\]"):
+        check_variants(config)
+
+
+def test_structured_names_round_trip_through_parse_run():
+    config = {
+        "compression": {"layers": [3], "structured": {"matched": [3], "ffn_keep": [0.1, 0.125]}},
+        "distillation": {"students": ["structured-match-L3", "structured-w10"]},
+    }
+    check_variants(config)
+    variants = {v.name: v for v in variant_table(config)}
+    assert list(variants) == [
+        "full",
+        "drop-L3",
+        "structured-match-L3",
+        "structured-w10",
+        "structured-w12.5",
+        "structured-match-L3-kd",
+        "structured-w10-kd",
+    ]
+    for name, v in variants.items():
+        info = parse_run(name)
+        if name in ("full", "drop-L3"):
+            continue
+        assert (info.kind, info.schedule, info.method) == ("structured", "oneshot", "structured")
+        assert family_of(name) == "structured" and is_compressed(name)
+        assert info.matched_layers == v.match_layers
+        assert info.ffn_pct == (None if v.ffn_keep is None else 100 * v.ffn_keep)
+        assert info.distill == v.distill and v.partner == name.removesuffix("-kd")
+    assert parse_run("structured-w12.5-int8").int8
+    assert variants["structured-w12.5"].ffn_keep == 0.125
+    (size,) = matched_sizes(variants)
+    assert size.structured == "structured-match-L3" and size.pruned == {}
+    duplicated = {"compression": {"structured": {"ffn_keep": [0.1, 0.1000001]}}}
+    with pytest.raises(ValueError, match="defined twice"):
+        variant_table(duplicated)
 
 
 def variant(name, **fields):
@@ -150,6 +210,18 @@ def test_params_table_reports_match_error():
     table = params_table(records).set_index("name")
     assert table.loc["oneshot-match-L3", "match_error"] == pytest.approx(0.004)
     assert table.loc["drop-L3", "match_error"] is None
+
+
+def test_params_table_measures_a_structured_model_by_its_total():
+    # A dense structured model's incidental zeros are parameters: its total is its size.
+    records = [
+        {"name": "drop-L3", "family": "drop", "total": 1000, "nonzero": 1000},
+        {"name": "structured-match-L3", "family": "structured", "total": 1003, "nonzero": 990,
+         "matched_total": 1000, "intermediate_size": 382},
+    ]  # fmt: skip
+    table = params_table(records).set_index("name")
+    assert table.loc["structured-match-L3", "match_error"] == pytest.approx(0.003)
+    assert table.loc["structured-match-L3", "intermediate_size"] == 382
 
 
 def test_reranked_run_keeps_the_first_stage_tail():

@@ -165,6 +165,14 @@ def test_every_variant_is_trained_saved_and_reloadable(tiny_run):
 
     swept, _ = load_cross_encoder(tiny_run / "results/models/seed13/gmp-s90")
     assert count_parameters(swept)["encoder_sparsity"] == pytest.approx(0.9, abs=1e-6)
+    # The structured model is a narrower dense model, recovered like a one-shot model.
+    narrow, _ = load_cross_encoder(tiny_run / "results/models/seed13/structured-w50")
+    assert narrow.config.intermediate_size == 768 and narrow.config.num_hidden_layers == 6
+    assert all(layer.intermediate.dense.out_features == 768 for layer in narrow.bert.encoder.layer)
+    summary = json.loads(
+        (tiny_run / "results/training/seed13/structured-w50/summary.json").read_text()
+    )
+    assert summary["steps"] == 2  # compression.recovery.max_steps
 
 
 def test_params_table_matches_pruned_to_layer_drop_counts(tiny_run):
@@ -178,11 +186,16 @@ def test_params_table_matches_pruned_to_layer_drop_counts(tiny_run):
         assert row["total"] == table.loc["full", "total"]
     assert table.loc["gmp-s90", "encoder_sparsity"] == pytest.approx(0.9, abs=1e-6)
     assert table.loc["full", "encoder_sparsity"] < 0.001
+    structured = table.loc["structured-w50"]
+    assert structured["family"] == "structured" and structured["intermediate_size"] == 768
+    assert table.loc["full", "intermediate_size"] == 1536
+    # 768 neurons fewer in each of 6 layers, each an up row and bias and a down column
+    assert structured["total"] == table.loc["full", "total"] - 6 * 768 * (2 * 384 + 1)
 
 
 def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
     variants = ["full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
-                "gmp-s90", "drop-L2-int8", "drop-L2-kd"]  # fmt: skip
+                "gmp-s90", "structured-w50", "drop-L2-int8", "drop-L2-kd"]  # fmt: skip
     bm25 = read_run(tiny_run / "results/runs/dl19/bm25.trec")
     for variant in variants:
         run = read_run(tiny_run / f"results/runs/dl19/seed13/{variant}.trec")
@@ -319,10 +332,15 @@ def test_efficiency_table_and_paper_files(tiny_run):
     table = pd.read_csv(tiny_run / "results/efficiency/efficiency.tsv", sep="\t").set_index("model")
     assert set(table.index) == {
         "full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
-        "gmp-s90", "drop-L2-int8",
+        "gmp-s90", "structured-w50", "drop-L2-int8",
     }  # fmt: skip
     assert (table["throughput_pairs_per_s"] > 0).all()
     assert table.loc["drop-L2", "flops_per_pair"] < table.loc["full", "flops_per_pair"]
+    # The structured model's FLOPs are counted at its width (the same tokens as the full model)
+    structured, full = table.loc["structured-w50"], table.loc["full"]
+    assert structured["flops_per_pair"] < full["flops_per_pair"]
+    dense = structured["flops_per_pair"]  # no zeros to skip, but a few incidental ones
+    assert structured["effective_flops_per_pair"] == pytest.approx(dense, rel=1e-3)
     assert table.loc["gmp-s90", "sparse_bytes"] < table.loc["gmp-s90", "dense_bytes"]
     assert table.loc["oneshot-match-L2", "csr_speedup"] > 0
     assert bool(table.loc["drop-L2-int8", "int8"])

@@ -30,6 +30,7 @@ from slimrank.study import (
     METRICS,
     PARAMS,
     SCHEDULES,
+    STRUCTURED,
     matched_name,
     parse_run,
 )
@@ -41,6 +42,7 @@ STYLES: dict[str, tuple[str, str, str]] = {
     "oneshot": ("#E69F00", "s", METHOD_NAMES["oneshot"]),
     "gmp": ("#009E73", "^", METHOD_NAMES["gmp"]),
     "lottery": ("#D55E00", "D", METHOD_NAMES["lottery"]),
+    STRUCTURED: ("#56B4E9", "P", METHOD_NAMES[STRUCTURED]),
     "full": ("#000000", "*", "full model"),
     "other": ("#CC79A7", "v", "other"),
 }
@@ -49,11 +51,11 @@ WIN, TIE, LOSS = "#009E73", "#999999", "#D55E00"
 
 
 def method(run: str) -> str:
-    """Style key of a run: ``drop``, a schedule, ``full`` or ``other``."""
+    """Style key of a run: ``drop``, a schedule, ``structured``, ``full`` or ``other``."""
     info = parse_run(run)
     if info.kind == "prune":
         return info.schedule if info.schedule in STYLES else "other"
-    return info.kind if info.kind in ("drop", "full") else "other"
+    return info.kind if info.kind in ("drop", STRUCTURED, "full") else "other"
 
 
 def save(fig: Figure, out_stem: Path) -> list[Path]:
@@ -228,7 +230,7 @@ def effectiveness_figure(
             if info.kind == "drop" and not info.distill:
                 labels.append((x / 1e6, y, f"{info.matched_layers}L"))
         for distilled in (False, True):
-            for key in ["drop", *SCHEDULES, "other"]:
+            for key in ["drop", *SCHEDULES, STRUCTURED, "other"]:
                 if (key, distilled) in groups:
                     points = groups[key, distilled]
                     _series(ax, points, key, distilled, linewidth=1.2, markersize=5)

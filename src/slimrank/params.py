@@ -126,7 +126,9 @@ def count_parameters(model: nn.Module) -> dict[str, int | float]:
 
     Keys: ``total`` (all parameters), ``nonzero`` (non-zero elements over all parameters),
     ``prunable`` and ``prunable_nonzero`` (the encoder Linear weights), ``encoder_sparsity``
-    (fraction of prunable weights that are exactly zero) and ``layers`` (encoder depth).
+    (fraction of prunable weights that are exactly zero), ``layers`` (encoder depth) and
+    ``intermediate_size`` (FFN neurons per layer; narrower after structured pruning, None for a
+    config without one).
     Needs real tensors (not the meta device), because it looks at values.
     """
     total = nonzero = 0
@@ -144,6 +146,7 @@ def count_parameters(model: nn.Module) -> dict[str, int | float]:
         "prunable_nonzero": prunable_nonzero,
         "encoder_sparsity": 1.0 - prunable_nonzero / prunable,
         "layers": len(encoder_layers(model)[1]),
+        "intermediate_size": getattr(model.config, "intermediate_size", None),
     }
 
 
@@ -223,18 +226,21 @@ def mask_statistics(model: nn.Module) -> dict:
 def params_table(records: list[dict]):
     """Tidy table of the variants' parameter records (one row each).
 
-    ``match_error`` is a matched pruned model's relative deviation of its non-zero count from
-    the total parameter count of the layer-drop model it matches (the study requires < 0.5%).
+    ``match_error`` is a matched model's relative deviation from the total parameter count of
+    the layer-drop model it matches (the study requires < 0.5%): of its non-zero count for an
+    unstructured pruned model, of its total for a structured one (a dense model, whose
+    incidental zeros are parameters all the same).
     """
     import pandas as pd
 
-    from slimrank.study import PARAMS
+    from slimrank.study import PARAMS, STRUCTURED
 
     columns = [c for c in PARAMS if c != PARAMS.match_error]  # read from the records
     table = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
     matched = table[PARAMS.matched_total].notna()
+    size = table[PARAMS.nonzero].where(table[PARAMS.family] != STRUCTURED, table[PARAMS.total])
     table[PARAMS.match_error] = None
     table.loc[matched, PARAMS.match_error] = (
-        table.loc[matched, PARAMS.nonzero] / table.loc[matched, PARAMS.matched_total] - 1
+        size[matched] / table.loc[matched, PARAMS.matched_total] - 1
     )
     return table

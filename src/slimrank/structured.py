@@ -23,7 +23,12 @@ within ``num_layers * (2 * hidden_size + 1)`` parameters (0.03% of MiniLM-L6): e
 to match a layer-drop model within 0.5% wherever the FFNs hold enough parameters. For
 MiniLM-L6 (22.71M) the 4- and 3-layer models' counts are met with 767 and 382 of 1,536 neurons
 per layer; the 2-layer model's only with one neuron per layer (0.1% off: an FFN-less model,
-since the FFNs of all six layers hold 7.08M parameters and four whole layers 7.09M).
+since the FFNs of all six layers hold 7.08M parameters and four whole layers 7.09M). A matched
+model must keep at least :data:`MIN_KEEP_FRACTION` of each layer's neurons, so that it is a
+narrower network rather than an attention-only one: for MiniLM-L6 the 3-, 4- and 5-layer
+counts are reachable (382, 767, 1,151 neurons), for BERT-base (12 layers) the 5- to 11-layer
+counts (6 and 9 layers: 766 and 1,919 of 3,072 neurons; its 3-layer count is 15.6% below even a
+one-neuron model). :func:`matched_neurons` names the reachable counts when asked for another.
 
 Why written here: no maintained library prunes Hugging Face BERT FFNs physically to a parameter
 budget and saves a model that loads with stock ``from_pretrained`` (``torch.nn.utils.prune``
@@ -32,6 +37,8 @@ only masks; nn_pruning and Intel's neural-compressor save custom formats).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -39,6 +46,9 @@ from slimrank.params import encoder_layers, total_parameters
 
 #: A matched structured model's parameter count may differ from its target by this fraction.
 MATCH_TOLERANCE = 0.005
+#: A matched structured model keeps at least this share of each layer's FFN neurons: a target
+#: below it is "unreachable" (MiniLM-L6's 2-layer count would leave 1 neuron of 1,536).
+MIN_KEEP_FRACTION = 0.1
 
 
 def _ffn(layer: nn.Module) -> tuple[nn.Linear, nn.Linear]:
@@ -126,12 +136,12 @@ def params_per_neuron(model: nn.Module) -> int:
     return len(layers) * (2 * model.config.hidden_size + 1)
 
 
-def neurons_for_total(model: nn.Module, target_total: int) -> int:
+def neurons_for_total(model: nn.Module, target_total: int, min_keep: int = 1) -> int:
     """FFN width whose model has the parameter count closest to ``target_total``.
 
     Raises where the closest reachable count is more than :data:`MATCH_TOLERANCE` off (the
-    target needs fewer parameters than a model with one neuron per layer, or more than the
-    unpruned one).
+    target needs fewer parameters than a model with ``min_keep`` neurons per layer, or more than
+    the unpruned one) or needs fewer than ``min_keep`` neurons per layer.
     """
     total = total_parameters(model)
     width = model.config.intermediate_size
@@ -146,7 +156,58 @@ def neurons_for_total(model: nn.Module, target_total: int) -> int:
             f"{width} neurons per layer the model has {reached:,} ({error:.1%} off, more than "
             f"{MATCH_TOLERANCE:.1%})"
         )
+    if keep < min_keep:
+        raise ValueError(
+            f"structured FFN pruning cannot reach {target_total:,} parameters: it would keep "
+            f"{keep} of {width} neurons per layer, fewer than the {min_keep} required"
+        )
     return keep
+
+
+def min_neurons(model: nn.Module) -> int:
+    """The fewest neurons per layer a matched structured model may keep
+    (:data:`MIN_KEEP_FRACTION` of the width, rounded up)."""
+    return max(1, math.ceil(MIN_KEEP_FRACTION * model.config.intermediate_size))
+
+
+def reachable_layer_counts(model: nn.Module) -> list[int]:
+    """The layer counts ``L`` below the model's depth whose ``drop-L`` parameter count
+    structured FFN pruning of ``model`` reaches (within tolerance, with at least
+    :func:`min_neurons` neurons per layer)."""
+    reachable = []
+    for layers in range(1, model.config.num_hidden_layers):
+        target = total_parameters(model.config, num_hidden_layers=layers)
+        try:
+            neurons_for_total(model, target, min_neurons(model))
+        except ValueError:
+            continue
+        reachable.append(layers)
+    return reachable
+
+
+def matched_neurons(model: nn.Module, layers: int) -> tuple[int, int]:
+    """``(neurons per layer, target total)`` of the structured model matched to the parameter
+    count of the ``layers``-layer layer-drop model of ``model`` (from its config, so before any
+    pruning). An unreachable count raises, naming the reachable ones."""
+    target = total_parameters(model.config, num_hidden_layers=layers)
+    try:
+        return neurons_for_total(model, target, min_neurons(model)), target
+    except ValueError as error:
+        raise ValueError(
+            f"structured-match-L{layers} is unreachable: {error}; with at least "
+            f"{min_neurons(model)} of {model.config.intermediate_size} neurons per layer "
+            f"(MIN_KEEP_FRACTION {MIN_KEEP_FRACTION}) this "
+            f"{model.config.num_hidden_layers}-layer model reaches the layer counts "
+            f"{reachable_layer_counts(model)} (compression.structured.matched)"
+        ) from None
+
+
+def neurons_for_fraction(model: nn.Module, ffn_keep: float) -> int:
+    """Neurons per layer a ``structured-w{pct}`` model keeps: ``ffn_keep`` of the width,
+    rounded, at least one."""
+    if not 0 < ffn_keep <= 1:
+        raise ValueError(f"ffn_keep must be in (0, 1], not {ffn_keep}")
+    return max(1, round(ffn_keep * model.config.intermediate_size))
 
 
 def prune_ffn_to_match(model: nn.Module, target_total: int) -> tuple[int, nn.Module]:

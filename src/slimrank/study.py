@@ -10,18 +10,25 @@ and the roles runs play in the paper. Every other module asks here; nothing is d
   non-zero parameter count of ``drop-L{L}`` (the sparsity is computed from real counts when
   the variant is made);
 - ``{schedule}-s{pct}``: the high-sparsity sweep, ``pct`` percent of the encoder Linear weights
-  zeroed.
+  zeroed;
+- ``structured-match-L{L}``: structured pruning (:mod:`slimrank.structured`): FFN neurons
+  removed physically from the fine-tuned full model, the same number in every layer, until its
+  total parameter count is that of ``drop-L{L}`` (within 0.5%), then recovery fine-tuning;
+- ``structured-w{pct}``: the structured family's own sizes, ``pct`` percent of each layer's FFN
+  neurons kept.
 
 Schedules: ``oneshot`` (fine-tuned full model, pruned, recovery fine-tuning with the mask held),
 ``gmp`` (gradual magnitude pruning from the pre-trained model during fine-tuning, cubic
 schedule), ``lottery`` (mask of the pruned fine-tuned model, survivors rewound to pre-trained
-values, retrained with the mask held). Adding a layer count, a sparsity or a schedule is a
-config change; the rules expand this table.
+values, retrained with the mask held). Structured models are made one-shot too (fine-tuned full
+model, pruned, recovered) but hold no mask: the neurons are gone. Adding a layer count, a
+sparsity, a width or a schedule is a config change; the rules expand this table.
 
 **Runs** are named after the model that reranked them: a variant, ``<variant>-int8`` (its int8
 dynamic quantization), ``bm25`` and other first-stage runs starting with ``bm25``, and
 ``full+<reference>`` (the full model reranking a reference run). The names are built by
-:func:`drop_name`, :func:`matched_name`, :func:`sweep_name` and :func:`int8_name` and read back
+:func:`drop_name`, :func:`matched_name`, :func:`sweep_name`, :func:`structured_match_name`,
+:func:`structured_width_name` and :func:`int8_name` and read back
 by :func:`parse_run`, side by side, so the two cannot disagree.
 
 **Tables**: :data:`PARAMS`, :data:`EFFICIENCY`, :data:`METRICS` and :data:`SIGNIFICANCE` name the
@@ -51,12 +58,15 @@ INT8_SUFFIX = "-int8"
 KD_SUFFIX = "-kd"
 #: Pruning schedules, in the order tables, figures and text show them.
 SCHEDULES: tuple[str, ...] = ("oneshot", "gmp", "lottery")
+#: The structured pruning family (its variants' ``family`` and its runs' ``kind``).
+STRUCTURED = "structured"
 #: A compression method (layer dropping or a schedule) as running text and legends name it.
 METHOD_NAMES: dict[str, str] = {
     "drop": "layer dropping",
     "oneshot": "one-shot pruning",
     "gmp": "gradual magnitude pruning",
     "lottery": "lottery-ticket rewinding",
+    STRUCTURED: "structured FFN pruning",
 }
 
 
@@ -69,6 +79,7 @@ class ParamsColumns(NamedTuple):
     family: str = "family"
     schedule: str = "schedule"
     layers: str = "layers"
+    intermediate_size: str = "intermediate_size"  # FFN neurons per layer (narrower: structured)
     match_layers: str = "match_layers"
     target_sparsity: str = "target_sparsity"
     total: str = "total"
@@ -133,15 +144,18 @@ EFFICIENCY_FIRST: tuple[str, ...] = tuple(EFFICIENCY)[:5]
 @dataclass(frozen=True)
 class Variant:
     name: str
-    family: str  # full | drop | prune
-    schedule: str  # finetune | oneshot | gmp | lottery
+    family: str  # full | drop | prune | structured
+    schedule: str  # finetune | oneshot | gmp | lottery (structured: oneshot)
     layers: int | None  # layers kept by a drop variant; None: every layer of the base model
-    match_layers: int | None  # prune: matched to the parameter count of drop-L{match_layers}
+    # prune, structured: matched to the parameter count of drop-L{match_layers}
+    match_layers: int | None
     sparsity: float | None  # prune sweep: fraction of encoder Linear weights zeroed
     seed: int
     # trained on the fine-tuned full model's scores too (``distillation`` in the config); the
     # same init, architecture and size as its partner (the name without ``-kd``)
     distill: bool = False
+    # structured sweep: fraction of each layer's FFN neurons kept
+    ffn_keep: float | None = None
 
     @property
     def partner(self) -> str:
@@ -155,11 +169,13 @@ class Variant:
         return self.schedule in ("oneshot", "lottery")
 
     def row(self) -> dict:
-        """The fields as a dict; ``distill`` only when set, so that an undistilled variant's row
-        (a job parameter) is what it was before distillation existed."""
+        """The fields as a dict; ``distill`` and ``ffn_keep`` only when set, so that the row of
+        a variant of another family (a job parameter) is what it was before they existed."""
         row = asdict(self)
         if not self.distill:
             del row["distill"]
+        if self.ffn_keep is None:
+            del row["ffn_keep"]
         return row
 
 
@@ -173,6 +189,16 @@ def matched_name(schedule: str, layers: int) -> str:
 
 def sweep_name(schedule: str, sparsity: float) -> str:
     return f"{schedule}-s{round(sparsity * 100):d}"
+
+
+def structured_match_name(layers: int) -> str:
+    return matched_name(STRUCTURED, layers)
+
+
+def structured_width_name(ffn_keep: float) -> str:
+    """``structured-w{pct}``: ``pct`` percent of the FFN neurons kept (0.1 -> w10, 0.125 ->
+    w12.5)."""
+    return f"{STRUCTURED}-w{round(ffn_keep * 100, 4):g}"
 
 
 def int8_name(model: str) -> str:
@@ -199,6 +225,15 @@ def variant_table(config: Mapping) -> list[Variant]:
         for sparsity in sweep.get("sparsities", []):
             name = sweep_name(schedule, sparsity)
             variants.append(Variant(name, "prune", schedule, None, None, sparsity, seed))
+    structured = compression.get("structured", {})
+    for layers in structured.get("matched", []):
+        name = structured_match_name(layers)
+        variants.append(Variant(name, STRUCTURED, "oneshot", None, layers, None, seed))
+    for keep in structured.get("ffn_keep", []):
+        name = structured_width_name(keep)
+        variants.append(
+            Variant(name, STRUCTURED, "oneshot", None, None, None, seed, ffn_keep=float(keep))
+        )
     by_name = {v.name: v for v in variants}
     for partner in config.get("distillation", {}).get("students", []):
         if partner not in by_name or partner == FULL:
@@ -214,9 +249,17 @@ def variant_table(config: Mapping) -> list[Variant]:
 
 
 def check_variants(config: Mapping) -> None:
-    """Matched variants need their layer-drop partner's layer count in ``compression.layers``."""
+    """Matched variants need their layer-drop partner's layer count in ``compression.layers``
+    (whether structured pruning can reach that count is known once the full model exists:
+    :func:`slimrank.structured.matched_neurons` says which counts it can)."""
     compression = config.get("compression", {})
     layers = set(compression.get("layers", []))
+    missing = sorted(set(compression.get("structured", {}).get("matched", [])) - layers)
+    if missing:
+        raise ValueError(
+            f"compression.structured.matched: {missing} are not in compression.layers, so "
+            "there is no layer-drop model to match"
+        )
     for schedule, layer_counts in compression.get("matched", {}).items():
         if schedule not in SCHEDULES:
             raise ValueError(f"compression.matched.{schedule}: unknown schedule ({SCHEDULES})")
@@ -294,11 +337,14 @@ def check_seeds(config: Mapping) -> None:
 class RunInfo:
     """What a run name says about the run.
 
-    ``kind`` is ``first-stage``, ``full``, ``drop``, ``prune`` or ``other``. ``matched_layers``
-    is L for ``drop-L{L}`` and ``{schedule}-match-L{L}`` (the pruned model keeps all its
-    layers; L names the layer-drop model whose non-zero count it matches). ``sweep_pct`` is the
-    target sparsity of a ``{schedule}-s{pct}`` sweep run. ``base`` is the name without
-    ``-int8``. ``distill``: a distilled student (``-kd``); its other fields are its partner's.
+    ``kind`` is ``first-stage``, ``full``, ``drop``, ``prune``, ``structured`` or ``other``.
+    ``matched_layers`` is L for ``drop-L{L}``, ``{schedule}-match-L{L}`` and
+    ``structured-match-L{L}`` (the pruned model keeps all its layers; L names the layer-drop
+    model whose parameter count it matches). ``sweep_pct`` is the target sparsity of a
+    ``{schedule}-s{pct}`` sweep run, ``ffn_pct`` the FFN neurons kept (percent) by a
+    ``structured-w{pct}`` run; structured runs have schedule ``oneshot``. ``base`` is the name
+    without ``-int8``. ``distill``: a distilled student (``-kd``); its other fields are its
+    partner's.
     """
 
     run: str
@@ -309,11 +355,15 @@ class RunInfo:
     sweep_pct: float | None = None
     int8: bool = False
     distill: bool = False
+    ffn_pct: float | None = None
 
     @property
     def method(self) -> str | None:
-        """``drop`` or the schedule of a compressed run (a key of :data:`METHOD_NAMES`)."""
-        return "drop" if self.kind == "drop" else self.schedule if self.kind == "prune" else None
+        """``drop``, the schedule of a pruned run or ``structured`` (a key of
+        :data:`METHOD_NAMES`)."""
+        if self.kind in ("drop", STRUCTURED):
+            return self.kind
+        return self.schedule if self.kind == "prune" else None
 
 
 def parse_run(run: str) -> RunInfo:
@@ -326,10 +376,14 @@ def parse_run(run: str) -> RunInfo:
         return RunInfo(run, base, "full", int8=int8)
     if base.endswith(KD_SUFFIX) and not int8:
         partner = parse_run(base.removesuffix(KD_SUFFIX))
-        if partner.kind in ("drop", "prune"):
+        if partner.kind in ("drop", "prune", STRUCTURED):
             return replace(partner, run=run, base=base, distill=True)
     if m := re.fullmatch(r"drop-L(\d+)", base):
         return RunInfo(run, base, "drop", matched_layers=int(m[1]), int8=int8)
+    if m := re.fullmatch(STRUCTURED + r"-match-L(\d+)", base):
+        return RunInfo(run, base, STRUCTURED, "oneshot", matched_layers=int(m[1]), int8=int8)
+    if m := re.fullmatch(STRUCTURED + r"-w(\d+(?:\.\d+)?)", base):
+        return RunInfo(run, base, STRUCTURED, "oneshot", ffn_pct=float(m[1]), int8=int8)
     if m := re.fullmatch(r"([a-z0-9]+)-match-L(\d+)", base):
         return RunInfo(run, base, "prune", m[1], matched_layers=int(m[2]), int8=int8)
     if m := re.fullmatch(r"([a-z0-9]+)-s(\d+(?:\.\d+)?)", base):
@@ -338,26 +392,30 @@ def parse_run(run: str) -> RunInfo:
 
 
 def is_compressed(run: str) -> bool:
-    """A variant made smaller than the full model: layer drop, pruned, or an int8 version."""
+    """A variant made smaller than the full model: layer drop, pruned (unstructured or
+    structured), or an int8 version."""
     info = parse_run(run)
-    return info.kind in ("drop", "prune") or (info.kind == "full" and info.int8)
+    return info.kind in ("drop", "prune", STRUCTURED) or (info.kind == "full" and info.int8)
 
 
 def family_of(run: str) -> str:
-    """``full``, ``drop``, ``prune`` (int8 versions share their variant's), or ``other``."""
+    """``full``, ``drop``, ``prune``, ``structured`` (int8 versions share their variant's), or
+    ``other``."""
     kind = parse_run(run).kind
-    return kind if kind in ("full", "drop", "prune") else "other"
+    return kind if kind in ("full", "drop", "prune", STRUCTURED) else "other"
 
 
 # ----------------------------------------------------------------------------- roles
 @dataclass(frozen=True)
 class MatchedSize:
-    """One size of the matched comparison: the layer-drop model and the pruned models (by
-    schedule, in :data:`SCHEDULES` order) matched to its parameter count."""
+    """One size of the matched comparison: the layer-drop model, the pruned models (by
+    schedule, in :data:`SCHEDULES` order) matched to its parameter count and the structured
+    model matched to it (None where there is none: a family of its own, not a schedule)."""
 
     layers: int
     drop: str
     pruned: dict[str, str] = field(default_factory=dict)
+    structured: str | None = None
 
 
 def _schedule_order(schedules: Iterable[str]) -> list[str]:
@@ -370,8 +428,9 @@ def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
     """The sizes of the matched comparison among ``runs``, most layers first.
 
     A size exists where ``drop-L{L}`` is a run; its pruned partners are the
-    ``{schedule}-match-L{L}`` runs present (int8 versions and distilled students are not part
-    of the comparison: :func:`distilled_partners` pairs the students with these).
+    ``{schedule}-match-L{L}`` runs present, its structured partner ``structured-match-L{L}``
+    where present (int8 versions and distilled students are not part of the comparison:
+    :func:`distilled_partners` pairs the students with these).
     """
     runs = set(runs)
     infos = [parse_run(r) for r in runs if not (parse_run(r).int8 or parse_run(r).distill)]
@@ -384,6 +443,7 @@ def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
             L,
             drop_name(L),
             {s: matched_name(s, L) for s in schedules if matched_name(s, L) in runs},
+            structured_match_name(L) if structured_match_name(L) in runs else None,
         )
         for L in levels
     ]

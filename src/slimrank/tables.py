@@ -23,6 +23,7 @@ from slimrank.study import (
     PARAMS,
     SCHEDULES,
     SIGNIFICANCE,
+    STRUCTURED,
     best_compressed,
     drop_name,
     family_of,
@@ -83,8 +84,8 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
     A matched pruned model is sorted by the non-zero count of the layer-drop model it matches,
     so ``drop-L3`` and every ``*-match-L3`` stay together (their measured non-zeros can differ
     by a few incidental zeros); within a group: layer drop first, then the schedules in
-    :data:`~slimrank.study.SCHEDULES` order, each followed by its distilled student (``-kd``)
-    and its int8 version. Unknown runs
+    :data:`~slimrank.study.SCHEDULES` order, then structured pruning, each followed by its
+    distilled student (``-kd``) and its int8 version. Unknown runs
     come last.
     """
     index = params_index(params)
@@ -99,16 +100,16 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
             return (0, 0.0 if run == BM25 else 1.0, 0, 0, 0, run)
         if info.kind == "full":
             return (1, 0.0, 0, 0, int(info.int8), run)
-        if info.kind in ("drop", "prune"):
+        if info.kind in ("drop", "prune", STRUCTURED):
             group = float("nan")
             if info.matched_layers is not None:
                 group = nonzeros(drop_name(info.matched_layers))
             if math.isnan(group):
                 group = nonzeros(run)
             rank = math.inf if math.isnan(group) else -group
-            family = 0 if info.kind == "drop" else 1
+            family = {"drop": 0, "prune": 1, STRUCTURED: 2}[info.kind]
             sched = schedule_rank.get(info.schedule, len(SCHEDULES))
-            sweep = 1 if info.sweep_pct is not None else 0
+            sweep = 1 if info.sweep_pct is not None or info.ffn_pct is not None else 0
             return (2, rank, family * 10 + sweep, sched * 2 + int(info.int8), info.distill, run)
         return (3, 0.0, 0, 0, 0, run)
 

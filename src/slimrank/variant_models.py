@@ -20,7 +20,8 @@ from slimrank.pruning import (
     masks_from_weights,
     rewind_to_pretrained,
 )
-from slimrank.study import Variant
+from slimrank.structured import matched_neurons, neurons_for_fraction, prune_ffn
+from slimrank.study import STRUCTURED, Variant
 
 
 def target_sparsity(variant: Variant, config) -> tuple[float, int | None]:
@@ -52,7 +53,10 @@ def initial_model(
     - oneshot: the fine-tuned full model, magnitude-pruned to the target;
     - lottery: the same mask, survivors rewound to the pre-trained values, head re-drawn from
       the seed (as the full model's fine-tuning drew it);
-    - gmp: the pre-trained base itself; the pruning happens during fine-tuning.
+    - gmp: the pre-trained base itself; the pruning happens during fine-tuning;
+    - structured: the fine-tuned full model with FFN neurons removed physically (the same
+      number per layer: matched to ``drop-L{match_layers}``'s total, or ``ffn_keep`` of them),
+      a smaller dense model that ``from_pretrained`` loads.
     """
     torch.manual_seed(variant.seed)
     info: dict = {"variant": variant.name, "base": base}
@@ -61,6 +65,26 @@ def initial_model(
         kept = layers_to_keep(model.config.num_hidden_layers, variant.layers, layer_strategy)
         drop_layers(model, variant.layers, layer_strategy)
         info.update(kept_layers=kept, layer_strategy=layer_strategy)
+        return model, tokenizer, info
+    if variant.family == STRUCTURED:
+        if full_model_dir is None:
+            raise ValueError(f"{variant.name} needs the fine-tuned full model")
+        model, tokenizer = load_cross_encoder(full_model_dir)
+        width = model.config.intermediate_size
+        if variant.match_layers is not None:
+            keep, target = matched_neurons(model, variant.match_layers)
+        elif variant.ffn_keep is not None:
+            keep, target = neurons_for_fraction(model, variant.ffn_keep), None
+        else:
+            raise ValueError(f"{variant.name}: a structured variant needs match_layers or ffn_keep")
+        prune_ffn(model, keep)
+        info.update(
+            ffn_neurons=width,
+            ffn_neurons_kept=keep,
+            matched_total=target,
+            importance="||up row|| * ||down column|| per layer",
+            pruned_from=full_model_dir,
+        )
         return model, tokenizer, info
     if variant.family != "prune":
         raise ValueError(f"{variant.name}: no initial model to make for family {variant.family}")
@@ -88,7 +112,8 @@ def initial_model(
 def training_callbacks(variant: Variant, info: Mapping, total_steps: int, gmp: Mapping):
     """Callbacks of a variant's fine-tuning and the first step a checkpoint may be selected at.
 
-    Pruned variants hold their mask (read back from the zeros of the initial model); ``gmp``
+    Pruned variants hold their mask (read back from the zeros of the initial model; structured
+    models hold none, their pruned neurons are gone); ``gmp``
     prunes on the cubic schedule from ``gmp.start`` to ``gmp.end`` (fractions of the run) and
     only checkpoints at the final sparsity may be selected.
     """
