@@ -18,11 +18,15 @@ schedule), ``lottery`` (mask of the pruned fine-tuned model, survivors rewound t
 values, retrained with the mask held). Adding a layer count, a sparsity or a schedule is a
 config change; the rules expand this table.
 
-**Runs** are named after the model that reranked them: a variant, ``<variant>-int8`` (its int8
-dynamic quantization), ``bm25`` and other first-stage runs starting with ``bm25``, and
-``full+<reference>`` (the full model reranking a reference run). The names are built by
-:func:`drop_name`, :func:`matched_name`, :func:`sweep_name` and :func:`int8_name` and read back
-by :func:`parse_run`, side by side, so the two cannot disagree.
+**Runs** are named after the model that reranked them: a variant (scored in the config's
+``precision``), ``<variant>-fp32``, ``<variant>-bf16`` and ``<variant>-int8`` (the efficiency
+stage's precision rows: that model in exactly this arithmetic, int8 through torchao),
+``bm25`` and other first-stage runs starting with ``bm25``, and ``full+<reference>`` (the full
+model reranking a reference run). ``<model>-st`` names the peer row of the efficiency table
+(sentence-transformers ``CrossEncoder.predict`` on the model; timed, not reranked). The names
+are built by :func:`drop_name`, :func:`matched_name`, :func:`sweep_name`,
+:func:`precision_name` (:func:`int8_name`) and :func:`peer_name` and read back by
+:func:`parse_run`, side by side, so the two cannot disagree.
 
 **Tables**: :data:`PARAMS`, :data:`EFFICIENCY`, :data:`METRICS` and :data:`SIGNIFICANCE` name the
 columns of ``results/params/params.tsv``, ``results/efficiency/efficiency.tsv`` and
@@ -47,6 +51,12 @@ from typing import NamedTuple
 FULL = "full"
 BM25 = "bm25"
 INT8_SUFFIX = "-int8"
+#: Precision rows of the efficiency stage: ``<model>-<precision>`` scores that model in exactly
+#: this arithmetic (a plain ``<model>`` run scores in the config's ``precision``, which ``auto``
+#: resolves per machine). int8 is torchao's (slimrank.quantize), in fp32 activations.
+PRECISION_SUFFIXES: dict[str, str] = {"fp32": "-fp32", "bf16": "-bf16", "int8": INT8_SUFFIX}
+#: The peer row: sentence-transformers ``CrossEncoder.predict`` on a model (timed, not reranked).
+PEER_SUFFIX = "-st"
 #: A distilled student is named after its undistilled partner with this suffix.
 KD_SUFFIX = "-kd"
 #: Pruning schedules, in the order tables, figures and text show them.
@@ -175,8 +185,39 @@ def sweep_name(schedule: str, sparsity: float) -> str:
     return f"{schedule}-s{round(sparsity * 100):d}"
 
 
+def precision_name(model: str, precision: str) -> str:
+    """The run of ``model`` scored in ``precision`` (a key of :data:`PRECISION_SUFFIXES`)."""
+    if precision not in PRECISION_SUFFIXES:
+        raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISION_SUFFIXES)}")
+    return model + PRECISION_SUFFIXES[precision]
+
+
 def int8_name(model: str) -> str:
-    return model + INT8_SUFFIX
+    return precision_name(model, "int8")
+
+
+def peer_name(model: str) -> str:
+    return model + PEER_SUFFIX
+
+
+def precision_runs(config: Mapping) -> list[str]:
+    """The precision rows the config asks for (``efficiency.fp32``, ``bf16``, ``int8``: variant
+    lists), in that order: each is reranked, evaluated and timed like a variant."""
+    efficiency = config.get("efficiency", {})
+    return [
+        precision_name(model, precision)
+        for precision in PRECISION_SUFFIXES
+        for model in efficiency.get(precision, [])
+    ]
+
+
+def split_precision(run: str) -> tuple[str, str | None]:
+    """``(model, precision)`` of a run name: ``drop-L2-int8`` -> ``(drop-L2, int8)``; a plain
+    model (scored in the config's precision) -> ``(model, None)``."""
+    for precision, suffix in PRECISION_SUFFIXES.items():
+        if run.endswith(suffix):
+            return run.removesuffix(suffix), precision
+    return run, None
 
 
 def kd_name(partner: str) -> str:
@@ -256,8 +297,8 @@ def variant_seeds(config: Mapping, variant: str) -> list[int]:
 
 
 def model_seeds(config: Mapping, model: str) -> list[int]:
-    """The seeds of a reranking model (an int8 model is quantized from ``seeds[0]``'s)."""
-    if model.endswith(INT8_SUFFIX):
+    """The seeds of a reranking model (a precision row is ``seeds[0]``'s model)."""
+    if split_precision(model)[1] is not None:
         return training_seeds(config)[:1]
     return variant_seeds(config, model)
 
@@ -297,8 +338,10 @@ class RunInfo:
     ``kind`` is ``first-stage``, ``full``, ``drop``, ``prune`` or ``other``. ``matched_layers``
     is L for ``drop-L{L}`` and ``{schedule}-match-L{L}`` (the pruned model keeps all its
     layers; L names the layer-drop model whose non-zero count it matches). ``sweep_pct`` is the
-    target sparsity of a ``{schedule}-s{pct}`` sweep run. ``base`` is the name without
-    ``-int8``. ``distill``: a distilled student (``-kd``); its other fields are its partner's.
+    target sparsity of a ``{schedule}-s{pct}`` sweep run. ``base`` is the name without its
+    precision suffix (``-fp32``, ``-bf16``, ``-int8``: ``precision``; None for a plain run,
+    scored in the config's precision) or peer suffix (``-st``: ``peer``). ``distill``: a
+    distilled student (``-kd``); its other fields are its partner's.
     """
 
     run: str
@@ -309,6 +352,13 @@ class RunInfo:
     sweep_pct: float | None = None
     int8: bool = False
     distill: bool = False
+    precision: str | None = None
+    peer: bool = False
+
+    @property
+    def is_precision_row(self) -> bool:
+        """A precision or peer version of a model (not one of the study's variants)."""
+        return self.precision is not None or self.peer
 
     @property
     def method(self) -> str | None:
@@ -318,16 +368,24 @@ class RunInfo:
 
 def parse_run(run: str) -> RunInfo:
     """Classify a run by its name (the inverse of the name builders above)."""
-    base = run.removesuffix(INT8_SUFFIX)
-    int8 = base != run
+    peer = run.endswith(PEER_SUFFIX) and not run.startswith(BM25)
+    base, precision = (run.removesuffix(PEER_SUFFIX), None) if peer else split_precision(run)
+    if base.startswith(BM25) and base != run:
+        base, precision = run, None  # first-stage runs carry no precision
+    info = _parse_base(run, base, precision == "int8")
+    return replace(info, precision=precision, peer=peer)
+
+
+def _parse_base(run: str, base: str, int8: bool) -> RunInfo:
+    """:func:`parse_run` of ``base`` (the run name less its precision or peer suffix)."""
     if base.startswith(BM25):
         return RunInfo(run, base, "first-stage", int8=int8)
     if base == FULL:
         return RunInfo(run, base, "full", int8=int8)
-    if base.endswith(KD_SUFFIX) and not int8:
+    if base.endswith(KD_SUFFIX):
         partner = parse_run(base.removesuffix(KD_SUFFIX))
         if partner.kind in ("drop", "prune"):
-            return replace(partner, run=run, base=base, distill=True)
+            return replace(partner, run=run, base=base, int8=int8, distill=True)
     if m := re.fullmatch(r"drop-L(\d+)", base):
         return RunInfo(run, base, "drop", matched_layers=int(m[1]), int8=int8)
     if m := re.fullmatch(r"([a-z0-9]+)-match-L(\d+)", base):
@@ -374,7 +432,9 @@ def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
     of the comparison: :func:`distilled_partners` pairs the students with these).
     """
     runs = set(runs)
-    infos = [parse_run(r) for r in runs if not (parse_run(r).int8 or parse_run(r).distill)]
+    infos = [
+        parse_run(r) for r in runs if not (parse_run(r).is_precision_row or parse_run(r).distill)
+    ]
     levels = sorted({i.matched_layers for i in infos if i.kind == "drop"}, reverse=True)
     schedules = _schedule_order(
         i.schedule for i in infos if i.kind == "prune" and i.matched_layers is not None
@@ -406,7 +466,7 @@ def matched_schedules(sizes: Iterable[MatchedSize]) -> list[str]:
 def sweep_runs(runs: Iterable[str]) -> dict[str, list[str]]:
     """Per schedule (in :data:`SCHEDULES` order), its sweep runs by target sparsity ascending."""
     infos = [parse_run(r) for r in runs]
-    sweep = [i for i in infos if i.sweep_pct is not None and not (i.int8 or i.distill)]
+    sweep = [i for i in infos if i.sweep_pct is not None and not (i.is_precision_row or i.distill)]
     return {
         s: [i.run for i in sorted(sweep, key=lambda i: i.sweep_pct) if i.schedule == s]
         for s in _schedule_order(i.schedule for i in sweep)
