@@ -303,6 +303,26 @@ def test_benchmark_variant_records_everything(tiny_model_dir, half_pruned_dir, p
     assert record["effective_flops_per_pair"] < record["flops_per_pair"]
     assert record["sparse_bytes"] < record["dense_bytes"]
     assert record["csr_encoder_sparsity"] == pytest.approx(0.5, abs=1e-3)
+    assert record["reference_precision"] == "fp32"
+
+
+def test_peer_cross_encoder_scores_the_pairs_as_the_project_does(
+    spread_model, tiny_model_dir, tmp_path, pairs
+):
+    """sentence-transformers' CrossEncoder on the saved folder (one label, identity
+    activation, the same max_length) gives the project's fp32 logits on the same pairs."""
+    from slimrank.efficiency import benchmark_peer
+
+    _, tokenizer = load_cross_encoder(tiny_model_dir)
+    folder = tmp_path / "spread"
+    spread_model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    record = benchmark_peer(folder, pairs[:12], batch_size=4, max_length=32, repeats=1)
+    json.dumps(record)
+    assert record["n_pairs"] == 12 and record["reference_precision"] == "fp32"
+    assert record["throughput_pairs_per_s"] > 0 and record["reference_pairs_per_s"] > 0
+    assert record["max_abs_diff"] < 1e-4  # the same arithmetic, batched differently
+    assert record["spearman"] > 0.999
 
 
 # ----------------------------------------------------------------------------- FLOPs
