@@ -349,3 +349,20 @@ def test_effective_flops_counts_only_nonzero_linear_weights(tiny_model_dir):
     zeros = counts["prunable"] - counts["prunable_nonzero"]
     assert zeros == round(0.8 * counts["prunable"])
     assert flops_per_pair(model.config, 40) - effective_flops(model, 40) == 2 * 40 * zeros
+
+
+def test_top_k_overlap_and_its_reference_run():
+    from slimrank.efficiency import overlap_reference, top_k_overlap
+
+    run = {"q1": {f"d{i}": -i for i in range(12)}, "q2": {f"d{i}": i for i in range(12)}}
+    reference = {"q1": {f"d{i}": -i for i in range(12)}, "q2": {f"d{i}": -i for i in range(12)}}
+    # q1: the same top 10; q2: d2..d11 against d0..d9 share 8 of 10.
+    assert top_k_overlap(run, reference) == pytest.approx((1.0 + 0.8) / 2)
+    assert top_k_overlap(run, reference, k=2) == pytest.approx((1.0 + 0.0) / 2)
+    models = ["full", "full-fp32", "full-int8", "drop-L2", "drop-L2-int8", "drop-L2-bf16"]
+    assert overlap_reference("full", models) == "full-fp32"
+    assert overlap_reference("full-int8", models) == "full-fp32"
+    assert overlap_reference("full-fp32", models) == "full"
+    assert overlap_reference("drop-L2-int8", models) == "drop-L2"  # no drop-L2-fp32 row
+    assert overlap_reference("drop-L2", models) is None
+    assert overlap_reference("full-st", models) is None

@@ -331,6 +331,8 @@ def test_efficiency_table_and_paper_files(tiny_run):
     assert table.loc["full-fp32", "precision"] == "fp32"
     assert table.loc["drop-L2-bf16", "precision"] == "bf16"
     assert table.loc["drop-L2-int8", "dtype"] == "int8"
+    assert table.loc["full", "overlap_reference"] == "full-fp32"
+    assert 0 < table.loc["drop-L2-int8", "top10_overlap"] <= 1
     # The peer scores the same pairs as the project's fp32 path, the same way.
     assert table.loc["full-st", "spearman"] > 0.999
     assert table.loc["full-st", "max_abs_diff"] < 1e-3

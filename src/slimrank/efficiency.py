@@ -442,6 +442,39 @@ def benchmark_variant(
     return record
 
 
+# ----------------------------------------------------------------------------- agreement
+def top_k_overlap(
+    run: Mapping[str, Mapping[str, float]],
+    reference: Mapping[str, Mapping[str, float]],
+    k: int = 10,
+) -> float:
+    """Mean over the queries of both runs of |top k of run & top k of reference| / k."""
+    shared = sorted(set(run) & set(reference))
+    if not shared:
+        raise ValueError("the runs share no query")
+    return statistics.fmean(
+        len({d for d, _ in ranked(run[q])[:k]} & {d for d, _ in ranked(reference[q])[:k]}) / k
+        for q in shared
+    )
+
+
+def overlap_reference(model: str, models: Sequence[str]) -> str | None:
+    """The run a row's top-10 overlap is measured against: its model in fp32
+    (``<model>-fp32``) where that is a row, else the plain model (scored in the config's
+    precision: the row's ``precision`` column says which); None for the rows themselves and
+    for the peer (timed, not reranked: its scores are compared directly)."""
+    from slimrank.study import parse_run, precision_name
+
+    info = parse_run(model)
+    if info.peer:
+        return None
+    fp32 = precision_name(info.base, "fp32")
+    for candidate in (fp32, info.base):
+        if candidate in models and candidate != model:
+            return candidate
+    return None
+
+
 # ----------------------------------------------------------------------------- the peer
 def benchmark_peer(
     full_dir: str | os.PathLike,

@@ -99,10 +99,13 @@ class EfficiencyColumns(NamedTuple):
     model: str = "model"
     int8: str = "int8"
     throughput_pairs_per_s: str = "throughput_pairs_per_s"
-    pairs_per_s_ratio: str = "pairs_per_s_ratio"  # throughput over the full model's, same job
+    pairs_per_s_ratio: str = "pairs_per_s_ratio"  # throughput over the fp32 full model's, same job
     latency_ms: str = "latency_ms"
     precision: str = "precision"
     device: str = "device"
+    # the paper split's top-10 agreement with the row's model in fp32 (or its plain run)
+    top10_overlap: str = "top10_overlap"
+    overlap_reference: str = "overlap_reference"
 
 
 class MetricsColumns(NamedTuple):

@@ -39,7 +39,8 @@ rule benchmark_model:
 
 rule efficiency_table:
     input:
-        expand("results/efficiency/{model}.json", model=[*BENCHMARKED, *PEERS]),
+        records=expand("results/efficiency/{model}.json", model=[*BENCHMARKED, *PEERS]),
+        runs=[reranked_run_file(PAPER_SPLIT, m, FIRST_SEED) for m in BENCHMARKED],
     output:
         report(
             "results/efficiency/efficiency.tsv",
@@ -50,6 +51,8 @@ rule efficiency_table:
         "logs/efficiency/efficiency_table.log",
     conda:
         "../../envs/model.yaml"
+    params:
+        runs=BENCHMARKED,
     script:
         "../scripts/efficiency_table.py"
 
