@@ -332,6 +332,7 @@ TINY_SIZES = {
     "training.log_every",
     *(f"efficiency.{key}" for key in ("pairs", "batch_size", "repeats", "latency_depth")),
     "efficiency.int8",
+    "efficiency.bf16",  # drop-L2-bf16: a forced-precision row end to end
     "seeds",  # two seeds of full and one student: the seed wildcard end to end
     "seeded_variants",
     "efficiency.sparse_check",

@@ -167,7 +167,7 @@ def test_rules_with_scripts_are_found():
     assert {"collection", "train_model", "rerank_shard", "figure", "merge_run"} <= names
     assert len(RULES) >= 19
     figure = next(scripts for name, _, scripts in RULES if name == "figure")
-    assert len(figure) == 4
+    assert len(figure) == 5
 
 
 @pytest.mark.parametrize(("rule", "env_file", "scripts"), RULES, ids=[r[0] for r in RULES])

@@ -255,3 +255,53 @@ def test_structured_models_are_a_series_at_their_parameter_count():
     assert list(series.get_xdata()) == [15.401, 19.001]
     assert list(series.get_ydata()) == [0.57, 0.65]
     assert figures.method("structured-w10-int8") == "structured"
+
+
+# ----------------------------------------------------------------------------- Pareto
+def test_pareto_frontier_by_hand():
+    points = [
+        (1.0, 0.60, "full-fp32"),
+        (1.5, 0.60, "full"),  # faster at the same nDCG: dominates full-fp32
+        (2.5, 0.30, "drop-L2"),
+        (2.4, 0.25, "drop-L2-bf16"),  # slower and worse than drop-L2
+        (3.0, 0.28, "drop-L2-int8"),
+        (1.2, 0.58, "full-int8"),  # slower and worse than full
+        (0.9, 0.61, "full-st"),  # slowest, but the most effective
+        (2.0, float("nan"), "unmeasured"),
+    ]
+    frontier = figures.pareto_frontier(points)
+    assert [p[2] for p in frontier] == ["drop-L2-int8", "drop-L2", "full", "full-st"]
+    # Identical points: the first one given is kept; an empty input has no frontier.
+    assert [p[2] for p in figures.pareto_frontier([(1, 1, "a"), (1, 1, "b")])] == ["a"]
+    assert figures.pareto_frontier([]) == []
+
+
+def test_pareto_figure(tmp_path):
+    metrics, _ = frames()
+    extra = pd.DataFrame(
+        [
+            {"split": "dl19", "run": run, "metric": "ndcg@10", "value": value, "queries": 43}
+            for run, value in (("full-int8", 0.69), ("full-fp32", 0.70), ("drop-L2-bf16", 0.5))
+        ]
+    )
+    metrics = pd.concat([metrics, extra])
+    efficiency = pd.DataFrame(
+        {
+            EFFICIENCY.model: [
+                "full",
+                "full-fp32",
+                "drop-L2",
+                "drop-L2-bf16",
+                "full-int8",
+                "full-st",
+            ],  # fmt: skip
+            EFFICIENCY.pairs_per_s_ratio: [1.5, 1.0, 2.8, 3.1, 1.3, 0.8],
+        }
+    )
+    stem = tmp_path / "pareto"
+    assert_written(figures.plot_pareto(metrics, efficiency, stem, SPLIT, "ndcg@10"), stem)
+    labels = legend_labels(figures.pareto_figure(metrics, efficiency, SPLIT, "ndcg@10"))
+    assert {"Pareto frontier", "int8", "bf16", "sentence-transformers"} <= set(labels)
+    for absent in (None, pd.DataFrame(columns=[EFFICIENCY.model, EFFICIENCY.pairs_per_s_ratio])):
+        stem = tmp_path / "none"
+        assert_written(figures.plot_pareto(metrics, absent, stem, SPLIT, "ndcg@10"), stem)

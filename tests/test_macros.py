@@ -320,6 +320,7 @@ def test_paper_inputs_generated_files_only():
             "generated/effectiveness.pdf",
             "generated/sparsity_sweep.pdf",
             "generated/speed.pdf",
+            "generated/pareto.pdf",
             "generated/per_query.pdf",
         ]
     )

@@ -9,7 +9,13 @@ import subprocess
 
 import pytest
 
-from slimrank.figures import plot_effectiveness, plot_per_query, plot_sparsity_sweep, plot_speed
+from slimrank.figures import (
+    plot_effectiveness,
+    plot_pareto,
+    plot_per_query,
+    plot_sparsity_sweep,
+    plot_speed,
+)
 from slimrank.macros import numbers_macros
 from slimrank.tables import main_table, main_table_caption, split_tables, to_latex
 
@@ -71,6 +77,7 @@ def test_paper_compiles_with_generated_inputs(tmp_path, shape):
     plot_effectiveness(metrics, params, generated / "effectiveness", main, TEXT_METRICS)
     plot_sparsity_sweep(metrics, params, generated / "sparsity_sweep", main, TEXT_METRICS)
     plot_speed(metrics, efficiency, generated / "speed", main, TEXT_METRICS[0])
+    plot_pareto(metrics, efficiency, generated / "pareto", main, TEXT_METRICS[0])
     scores = {f"q{i}": 0.1 * (i % 7) for i in range(20)}
     plot_per_query(scores, {q: 0.3 for q in scores}, generated / "per_query", "x", "ndcg@10")
     shutil.copy(REPO / "paper/paper.tex", tmp_path)

@@ -231,3 +231,43 @@ def test_reranked_run_keeps_the_first_stage_tail():
     order = sorted(run["q"], key=run["q"].get, reverse=True)
     assert order == ["b", "a", "c", "d"]
     assert run["q"]["b"] == 0.9 and run["q"]["a"] == 0.1
+
+
+# ----------------------------------------------------------------------------- precision rows
+@pytest.mark.parametrize("model", ["full", "drop-L2", "oneshot-match-L3", "gmp-s90", "drop-L3-kd"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
+def test_precision_run_names_round_trip(model, precision):
+    from slimrank.study import parse_run, peer_name, precision_name, split_precision
+
+    run = precision_name(model, precision)
+    assert split_precision(run) == (model, precision)
+    info, plain = parse_run(run), parse_run(model)
+    assert (info.base, info.precision, info.int8) == (model, precision, precision == "int8")
+    assert info.is_precision_row and not plain.is_precision_row and plain.precision is None
+    # Everything else a name says is the plain model's.
+    assert (info.kind, info.schedule, info.matched_layers, info.sweep_pct, info.distill) == (
+        plain.kind, plain.schedule, plain.matched_layers, plain.sweep_pct, plain.distill
+    )  # fmt: skip
+    peer = parse_run(peer_name(model))
+    assert (peer.base, peer.peer, peer.precision, peer.kind) == (model, True, None, plain.kind)
+
+
+def test_precision_rows_of_the_config_and_their_roles():
+    from slimrank.study import matched_sizes, model_seeds, precision_runs, sweep_runs
+
+    config = {
+        "seeds": [13, 14],
+        "seeded_variants": ["full"],
+        "efficiency": {"fp32": ["full"], "bf16": ["drop-L2"], "int8": ["full", "drop-L2"]},
+    }
+    rows = precision_runs(config)
+    assert rows == ["full-fp32", "drop-L2-bf16", "full-int8", "drop-L2-int8"]
+    assert all(model_seeds(config, row) == [13] for row in rows)  # seeds[0]'s models only
+    runs = ["full", "drop-L2", "oneshot-match-L2", "oneshot-s90", *rows, "oneshot-s90-bf16"]
+    sizes = matched_sizes(runs)
+    assert [(s.drop, s.pruned) for s in sizes] == [("drop-L2", {"oneshot": "oneshot-match-L2"})]
+    assert sweep_runs(runs) == {"oneshot": ["oneshot-s90"]}
+    with pytest.raises(ValueError, match="precision"):
+        from slimrank.study import precision_name
+
+        precision_name("full", "fp16")

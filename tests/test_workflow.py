@@ -195,7 +195,8 @@ def test_params_table_matches_pruned_to_layer_drop_counts(tiny_run):
 
 def test_every_variant_reranks_the_test_split_and_is_evaluated(tiny_run):
     variants = ["full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
-                "gmp-s90", "structured-w50", "drop-L2-int8", "drop-L2-kd"]  # fmt: skip
+                "gmp-s90", "structured-w50", "drop-L2-int8", "drop-L2-kd", "full-fp32",
+                "drop-L2-bf16"]  # fmt: skip
     bm25 = read_run(tiny_run / "results/runs/dl19/bm25.trec")
     for variant in variants:
         run = read_run(tiny_run / f"results/runs/dl19/seed13/{variant}.trec")
@@ -332,7 +333,7 @@ def test_efficiency_table_and_paper_files(tiny_run):
     table = pd.read_csv(tiny_run / "results/efficiency/efficiency.tsv", sep="\t").set_index("model")
     assert set(table.index) == {
         "full", "drop-L2", "oneshot-match-L2", "gmp-match-L2", "lottery-match-L2",
-        "gmp-s90", "structured-w50", "drop-L2-int8",
+        "gmp-s90", "structured-w50", "drop-L2-int8", "full-fp32", "drop-L2-bf16", "full-st",
     }  # fmt: skip
     assert (table["throughput_pairs_per_s"] > 0).all()
     assert table.loc["drop-L2", "flops_per_pair"] < table.loc["full", "flops_per_pair"]
@@ -344,9 +345,19 @@ def test_efficiency_table_and_paper_files(tiny_run):
     assert table.loc["gmp-s90", "sparse_bytes"] < table.loc["gmp-s90", "dense_bytes"]
     assert table.loc["oneshot-match-L2", "csr_speedup"] > 0
     assert bool(table.loc["drop-L2-int8", "int8"])
+    # Every row is timed against the fp32 full model; each precision row in its own arithmetic.
+    assert (table["reference_precision"] == "fp32").all()
+    assert table.loc["full-fp32", "precision"] == "fp32"
+    assert table.loc["drop-L2-bf16", "precision"] == "bf16"
+    assert table.loc["drop-L2-int8", "dtype"] == "int8"
+    assert table.loc["full", "overlap_reference"] == "full-fp32"
+    assert 0 < table.loc["drop-L2-int8", "top10_overlap"] <= 1
+    # The peer scores the same pairs as the project's fp32 path, the same way.
+    assert table.loc["full-st", "spearman"] > 0.999
+    assert table.loc["full-st", "max_abs_diff"] < 1e-3
     for name in ("main_table.tex", "main_table.md", "numbers.tex", "split_tables.tex"):
         assert (tiny_run / "results/paper" / name).stat().st_size > 0
-    for figure in ("effectiveness", "sparsity_sweep", "speed", "per_query"):
+    for figure in ("effectiveness", "sparsity_sweep", "speed", "pareto", "per_query"):
         for ext in ("pdf", "png"):
             assert (tiny_run / f"results/paper/{figure}.{ext}").stat().st_size > 1000
 
@@ -408,7 +419,7 @@ def test_report_holds_every_figure_with_its_caption(tiny_run):
         text = "\n".join(
             archive.read(n).decode("utf-8", "replace") for n in names if n.endswith(".html")
         )
-    for figure in ("effectiveness", "sparsity_sweep", "speed", "per_query"):
+    for figure in ("effectiveness", "sparsity_sweep", "speed", "pareto", "per_query"):
         assert any(n.endswith(f"{figure}.pdf") for n in names), figure
     for caption in ("non-zero parameters", "sparsity sweep", "measured reranking throughput",
                     "best compressed model and the full model"):  # fmt: skip

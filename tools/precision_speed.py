@@ -9,8 +9,8 @@ Prints, for float32 and bf16 autocast:
    the bf16 ranking with the fp32 one (mean over queries of |top10 bf16 & top10 fp32| / 10);
 3. training: pairs/s of a training step's forward and backward passes (length-sorted chunks, as
    `training.forward_pairs`), and its share of the peak (a step costs about 3x a forward pass);
-4. the peer: sentence-transformers `CrossEncoder.predict` on the same model and pairs (needs the
-   benchmark extra: `pip install -e ".[bench]"`; skipped with a message otherwise).
+4. the peer: sentence-transformers `CrossEncoder.predict` on the same model and pairs (as the
+   workflow's peer row; skipped with a message where it is not installed).
 
 Run after the workflow has written the model and the split's BM25 run:
 
@@ -147,7 +147,7 @@ def main() -> None:
     try:
         from sentence_transformers import CrossEncoder
     except ImportError:
-        print('peer skipped: sentence-transformers is not installed (pip install -e ".[bench]")')
+        print("peer skipped: sentence-transformers is not installed")
         return
     peer = CrossEncoder(
         resolve_model_path(args.model), num_labels=1, max_length=args.max_length, device="cpu"

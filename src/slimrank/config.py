@@ -131,7 +131,7 @@ def check_references(config: Mapping) -> None:
 
     variants = [v.name for v in variant_table(config)]
     efficiency = config.get("efficiency", {})
-    for key in ("int8", "sparse_check"):
+    for key in ("fp32", "bf16", "int8", "sparse_check"):
         unknown = [name for name in efficiency.get(key, []) if name not in variants]
         if unknown:
             raise ConfigError(

@@ -68,9 +68,9 @@ BENCHMARK_KEYS: tuple[str, ...] = (
 
 # ----------------------------------------------------------------------------- helpers
 def _model_dtype(model: nn.Module) -> str:
-    """``int8-dynamic`` for a quantized model, else the dtype of its floating parameters."""
+    """``int8`` for a quantized model, else the dtype of its floating parameters."""
     if is_quantized(model):
-        return "int8-dynamic"
+        return "int8"
     for param in model.parameters():
         if param.is_floating_point():
             return str(param.dtype).removeprefix("torch.")
@@ -145,7 +145,7 @@ def benchmark_model(
       benchmark set a new peak); on CUDA ``peak_cuda_mb`` is ``max_memory_allocated`` during
       the benchmark (``None`` on CPU).
     * Context: ``device``, ``torch_version``, ``threads`` (``torch.get_num_threads()`` during
-      the run; ``num_threads`` sets it for the call), ``dtype`` (``int8-dynamic`` for a
+      the run; ``num_threads`` sets it for the call), ``dtype`` (``int8`` for a
       quantized model), ``precision`` (the reranker's resolved autocast: ``fp32`` or
       ``bf16``), ``max_length`` and ``mean_tokens`` (mean unpadded pair length).
 
@@ -401,17 +401,21 @@ def benchmark_variant(
 ) -> dict:
     """The efficiency record of one saved model (an int8 variant: its fp32 source, quantized).
 
-    Both models load as the rerank jobs load them (:meth:`slimrank.rerank.Reranker.load`: an
-    int8 model on the CPU in fp32), the full model on the model's device in ``precision``.
+    The model loads as the rerank jobs load it (:meth:`slimrank.rerank.Reranker.load`: an int8
+    model on the CPU in fp32 activations), in ``precision``; the reference is the full model
+    on the same device in fp32, whatever ``precision`` says (``reference_precision``).
     Throughput and latency come from :func:`compare_throughput` against the full model in the
     same process; sizes on disk from :func:`slimrank.sparse.checkpoint_sizes`; non-zero count and
     FLOPs from the fp32 weights (int8 changes the arithmetic, not the count of multiplies);
     with ``sparse_check``, :func:`sparse_linear_speed` of the CSR path against dense (``csr_*``),
     in fp32 on the CPU.
     """
-    settings = {"max_length": max_length, "precision": precision}
-    reranker = Reranker.load(model_dir, device=device, int8=int8, **settings)
-    full = Reranker.load(full_dir, device=reranker.device, **settings)
+    reranker = Reranker.load(
+        model_dir, device=device, int8=int8, max_length=max_length, precision=precision
+    )
+    # The reference of every row is the fp32 full model: a bf16 or int8 row's ratio is then
+    # what its arithmetic buys, on top of what its size buys.
+    full = Reranker.load(full_dir, device=reranker.device, precision="fp32", max_length=max_length)
     record = compare_throughput(
         reranker,
         full,
@@ -426,6 +430,7 @@ def benchmark_variant(
     seq_len = round(record["mean_tokens"])
     record.update(
         int8=int8,
+        reference_precision="fp32",
         **checkpoint_sizes(model_dir),
         nonzero=count_parameters(fp32.model)["nonzero"],
         flops_per_pair=flops_per_pair(fp32.model.config, seq_len),
@@ -435,3 +440,105 @@ def benchmark_variant(
         csr = sparse_linear_speed(fp32, pairs, batch_size=batch_size, repeats=repeats)
         record.update({f"csr_{key}": value for key, value in csr.items()})
     return record
+
+
+# ----------------------------------------------------------------------------- agreement
+def top_k_overlap(
+    run: Mapping[str, Mapping[str, float]],
+    reference: Mapping[str, Mapping[str, float]],
+    k: int = 10,
+) -> float:
+    """Mean over the queries of both runs of |top k of run & top k of reference| / k."""
+    shared = sorted(set(run) & set(reference))
+    if not shared:
+        raise ValueError("the runs share no query")
+    return statistics.fmean(
+        len({d for d, _ in ranked(run[q])[:k]} & {d for d, _ in ranked(reference[q])[:k]}) / k
+        for q in shared
+    )
+
+
+def overlap_reference(model: str, models: Sequence[str]) -> str | None:
+    """The run a row's top-10 overlap is measured against: its model in fp32
+    (``<model>-fp32``) where that is a row, else the plain model (scored in the config's
+    precision: the row's ``precision`` column says which); None for the rows themselves and
+    for the peer (timed, not reranked: its scores are compared directly)."""
+    from slimrank.study import parse_run, precision_name
+
+    info = parse_run(model)
+    if info.peer:
+        return None
+    fp32 = precision_name(info.base, "fp32")
+    for candidate in (fp32, info.base):
+        if candidate in models and candidate != model:
+            return candidate
+    return None
+
+
+# ----------------------------------------------------------------------------- the peer
+def benchmark_peer(
+    full_dir: str | os.PathLike,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int,
+    max_length: int,
+    repeats: int,
+    device: str = "cpu",
+) -> dict:
+    """sentence-transformers ``CrossEncoder.predict`` against the project's fp32 scoring of the
+    same saved model on the same ``pairs``, timed in alternation in one process.
+
+    The CrossEncoder loads the folder as a one-label sequence classifier with the same
+    ``max_length`` (its tokenizer truncates ``longest_first`` as ours) and the identity
+    activation, so it returns the same logits (its default for one label is a sigmoid, which
+    would not change a ranking but would change the scores). sentence-transformers is a
+    benchmark-only dependency, imported here. Returns pairs/s of both (median over
+    ``repeats``, after one warm-up each), ``pairs_per_s_ratio`` (peer over the project's fp32),
+    and the agreement of the scores: ``max_abs_diff`` and ``spearman``.
+    """
+    from scipy.stats import spearmanr
+    from sentence_transformers import CrossEncoder
+
+    if not pairs or repeats < 1:
+        raise ValueError("need at least one pair and repeats >= 1")
+    full = Reranker.load(full_dir, device=device, precision="fp32", max_length=max_length)
+    peer = CrossEncoder(
+        str(full_dir),
+        num_labels=1,
+        max_length=max_length,
+        device=str(full.device),
+        activation_fn=nn.Identity(),
+    )
+    pairs = list(pairs)
+
+    def predict() -> list[float]:
+        scores = peer.predict(pairs, batch_size=batch_size, show_progress_bar=False)
+        return [float(s) for s in scores]
+
+    with torch.inference_mode():
+        ours = full.score(pairs, batch_size=batch_size, progress=False)
+        theirs = predict()  # also the warm-up of both
+        ours_s, theirs_s = [], []
+        for _ in range(repeats):
+            ours_s.append(_score_seconds(full, pairs, batch_size))
+            start = time.perf_counter()
+            predict()
+            theirs_s.append(time.perf_counter() - start)
+    mine = statistics.median(len(pairs) / s for s in theirs_s)
+    reference = statistics.median(len(pairs) / s for s in ours_s)
+    return {
+        "device": str(full.device),
+        "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "precision": "fp32",
+        "n_pairs": len(pairs),
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "repeats": repeats,
+        "throughput_pairs_per_s": mine,
+        "reference_pairs_per_s": reference,
+        "reference_precision": "fp32",
+        "pairs_per_s_ratio": mine / reference,
+        "max_abs_diff": max(abs(a - b) for a, b in zip(ours, theirs, strict=True)),
+        "spearman": float(spearmanr(ours, theirs).statistic) if len(pairs) > 1 else 1.0,
+    }

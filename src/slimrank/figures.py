@@ -222,7 +222,7 @@ def effectiveness_figure(
         for run in values.index:
             info = parse_run(run)
             y, x = _value(values, run, metric), nonzeros.get(run)
-            if y is None or x is None or info.int8 or info.matched_layers is None:
+            if y is None or x is None or info.is_precision_row or info.matched_layers is None:
                 continue
             group = (method(run), info.distill)
             groups.setdefault(group, []).append((x / 1e6, y))
@@ -294,7 +294,7 @@ def sparsity_figure(
                 (100 * sparsity[run], y, _spread(spread, run, metric))
                 for run in values.index
                 if method(run) == schedule
-                and not (parse_run(run).int8 or parse_run(run).distill)
+                and not (parse_run(run).is_precision_row or parse_run(run).distill)
                 and run in sparsity
                 and (y := _value(values, run, metric)) is not None
             ]
@@ -310,7 +310,7 @@ def sparsity_figure(
         for run in values.index:
             info = parse_run(run)
             y = _value(values, run, metric)
-            if info.kind != "drop" or info.int8 or info.distill or y is None:
+            if info.kind != "drop" or info.is_precision_row or info.distill or y is None:
                 continue
             partners = [matched_name(s, info.matched_layers) for s in SCHEDULES]
             matched = [target[name] for name in partners if name in target]
@@ -495,3 +495,111 @@ def plot_per_query(
 ) -> list[Path]:
     """Write :func:`per_query_figure` as ``out_stem``.pdf/.png; returns the two paths."""
     return save(per_query_figure(scores, baseline, label, metric, baseline_label), out_stem)
+
+
+# ----------------------------------------------------------------------------- Pareto
+def pareto_frontier(points: Sequence[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The points ``(speed, effectiveness, name)`` no other point dominates (at least as fast
+    and at least as effective, better in one), fastest first.
+
+    Ties: of two identical points the first given is kept. NaN coordinates are left out.
+    """
+    valid = [p for p in points if p[0] == p[0] and p[1] == p[1]]
+    # Fastest first; at equal speed the more effective first, so it shadows the others.
+    ordered = sorted(enumerate(valid), key=lambda t: (-t[1][0], -t[1][1], t[0]))
+    frontier: list[tuple[float, float, str]] = []
+    for _, point in ordered:
+        if not frontier or point[1] > frontier[-1][1]:
+            frontier.append(point)
+    return frontier
+
+
+#: Marker fill per precision row: plain runs (the config's precision) and fp32 solid, bf16
+#: half-filled, int8 hollow, the peer a cross.
+_PRECISION_FILL = {None: "full", "fp32": "full", "bf16": "bottom", "int8": "none"}
+
+
+def pareto_figure(
+    metrics: pd.DataFrame,
+    efficiency: pd.DataFrame | None,
+    split: str,
+    metric: str,
+) -> Figure:
+    """``metric`` against measured speed (throughput over the fp32 full model's, same job) for
+    every model x precision row of the efficiency table, with the Pareto frontier drawn.
+
+    The peer row (sentence-transformers) is timed but not reranked: it takes its model's
+    effectiveness (its scores agree with the project's fp32 ones, the benchmark checks).
+    Without measurements the figure says so instead of failing.
+    """
+    values = _values(metrics, split)
+    ratio_column = EFFICIENCY.pairs_per_s_ratio
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlabel("throughput relative to the fp32 full model (×)")
+    ax.set_ylabel(metric_label(metric))
+    ax.grid(alpha=0.3)
+    if efficiency is None or efficiency.empty or ratio_column not in efficiency.columns:
+        _no_data(ax, "throughput was not measured in this build")
+        return fig
+    points: list[tuple[float, float, str]] = []
+    for run, ratio in zip(efficiency[EFFICIENCY.model], efficiency[ratio_column], strict=True):
+        info = parse_run(run)
+        fp32_run = f"{info.base}-fp32"
+        if info.peer:
+            y = _value(values, fp32_run, metric)
+            y = _value(values, info.base, metric) if y is None else y
+        else:
+            y = _value(values, run, metric)
+        if y is None or pd.isna(ratio):
+            continue
+        colour, marker, _ = STYLES[method(info.base)]
+        if info.peer:
+            ax.plot([ratio], [y], linestyle="none", marker="x", color=colour, markersize=8)
+        else:
+            ax.plot(
+                [ratio],
+                [y],
+                linestyle="none",
+                marker=marker,
+                color=colour,
+                fillstyle=_PRECISION_FILL.get(info.precision, "full"),
+                markersize=7,
+            )
+        points.append((float(ratio), float(y), run))
+    if not points:
+        _no_data(ax)
+        return fig
+    frontier = pareto_frontier(points)
+    ax.step(
+        [p[0] for p in frontier],
+        [p[1] for p in frontier],
+        where="post",
+        color="0.3",
+        linewidth=1.0,
+        linestyle="--",
+        label="Pareto frontier",
+    )
+    bm25 = _value(values, BM25, metric)
+    if bm25 is not None:
+        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+    ax.axvline(1.0, color="0.6", linewidth=0.8)
+    for fill, label in (("full", "plain / fp32"), ("bottom", "bf16"), ("none", "int8")):
+        ax.plot([], [], linestyle="none", marker="o", color="0.3", fillstyle=fill, label=label)
+    if any(parse_run(p[2]).peer for p in points):
+        ax.plot([], [], linestyle="none", marker="x", color="0.3", label="sentence-transformers")
+    ax.margins(x=0.15, y=0.12)
+    _legend(fig, [ax])
+    _label_points(fig, ax, frontier)
+    return fig
+
+
+def plot_pareto(
+    metrics: pd.DataFrame,
+    efficiency: pd.DataFrame | None,
+    out_stem: Path,
+    split: str,
+    metric: str,
+) -> list[Path]:
+    """Write :func:`pareto_figure` as ``out_stem``.pdf/.png; returns the two paths."""
+    return save(pareto_figure(metrics, efficiency, split, metric), out_stem)

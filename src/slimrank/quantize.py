@@ -1,25 +1,26 @@
-"""int8 dynamic quantization of a cross-encoder (bf16 is autocast in ``slimrank.models``).
+"""int8 quantization of a cross-encoder through torchao (bf16 is autocast in ``slimrank.models``).
 
-**int8 dynamic quantization** (``torch.ao.quantization.quantize_dynamic``) replaces every
-``nn.Linear`` by a module that stores its weight as int8 (per-tensor affine scale and zero
-point from the weight's min/max) and quantizes each input batch on the fly, so it needs no
-calibration data and no retraining. In torch 2.13 the function still works but is marked
-deprecated (the warning asks users to move to torchao's ``quantize_``, which is not a
-dependency of this project and targets GPUs first). It is used anyway because it is the
-CPU int8 path that ships with torch itself; the two deprecation warnings it emits are silenced
-here, where the choice is documented, instead of flooding every log.
+**int8** is torchao's ``Int8DynamicActivationInt8WeightConfig`` (torchao 0.18): every
+``nn.Linear`` weight is stored as int8 with one scale per output channel, and each input is
+quantized on the fly to int8 with one scale per token, so the matmuls run in int8
+(``torch._int_mm``; u8s8 with AVX512-VNNI) and need no calibration data and no retraining.
+It replaces ``torch.ao.quantization.quantize_dynamic``, deprecated in torch 2.13, whose
+activation scale was one per *tensor*: a pair's score then depended on which other pairs
+(and how much padding) shared its batch. Per-token scales remove that dependence as far as the
+arithmetic goes; what remains is rounding: an fp32 summation order that differs by 1e-5 between
+batch shapes can move an activation across an int8 rounding boundary
+(tests/test_efficiency.py measures both).
 
-The quantized modules are CPU-only (x86/fbgemm or qnnpack kernels) and hold packed weights
-that ``save_pretrained`` cannot write as safetensors. Quantization is deterministic (same fp32
-weights, same int8 weights), so the workflow never stores an int8 checkpoint:
-:func:`load_quantized` rebuilds the int8 model from the fp32 model folder in well under a
-second.
+Quantization is deterministic (same fp32 weights, same int8 weights), so the workflow never
+stores an int8 checkpoint: :func:`load_quantized` rebuilds the int8 model from the fp32 model
+folder in well under a second. torchao is imported here only, when a model is quantized.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
-import warnings
 
 import torch
 from torch import nn
@@ -27,44 +28,47 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from slimrank.models import load_cross_encoder
 
-# The messages torch 2.13 emits for the eager-mode quantization API (see the module docstring).
-_QUANT_WARNINGS = (
-    r"torch\.ao\.quantization is deprecated",
-    r"torch\.quantize_per_tensor, torch\.quantize_per_channel",
-)
-
 
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` dynamically quantized to int8 (CPU only).
+def _torchao():
+    """torchao's quantization API. Its import logs a warning per CUDA extension it cannot load
+    on a CPU-only machine; those say nothing about the CPU kernels used here, so they are
+    silenced for the import."""
+    logger = logging.getLogger("torchao")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+    finally:
+        logger.setLevel(level)
+    return quantize_, Int8DynamicActivationInt8WeightConfig
 
-    All Linear layers are quantized (encoder, pooler, head), as in PyTorch's BERT dynamic
-    quantization recipe; embeddings and LayerNorms stay float32, so the copy still has float
-    parameters and :class:`slimrank.rerank.Reranker` finds its device as usual. The copy is
-    in eval mode; ``model`` is left untouched.
+
+def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every ``nn.Linear`` quantized to int8 (per-channel weights,
+    per-token dynamic activations; CPU only).
+
+    All Linear layers are quantized (encoder, pooler, head); embeddings and LayerNorms stay
+    float32, so :class:`slimrank.rerank.Reranker` finds the model's device as usual. The copy
+    is in eval mode; ``model`` is left untouched.
     """
     if _model_device(model).type != "cpu":
-        raise ValueError("int8 dynamic quantization runs on the CPU only; move the model first")
-    was_training = model.training
-    model.eval()
-    try:
-        with warnings.catch_warnings():
-            for message in _QUANT_WARNINGS:
-                warnings.filterwarnings("ignore", message=message)
-            quantized = torch.ao.quantization.quantize_dynamic(
-                model, {nn.Linear}, dtype=torch.qint8, inplace=False
-            )
-    finally:
-        model.train(was_training)
-    return quantized.eval()
+        raise ValueError("int8 quantization runs on the CPU here; move the model first")
+    quantize_, config = _torchao()
+    quantized = copy.deepcopy(model).eval()
+    quantize_(quantized, config())
+    return quantized
 
 
 def is_quantized(model: nn.Module) -> bool:
-    """Whether ``model`` holds dynamically quantized Linear layers."""
-    return any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in model.modules())
+    """Whether ``model`` holds int8 quantized Linear weights."""
+    return any(
+        isinstance(m, nn.Linear) and type(m.weight).__name__ == "Int8Tensor"
+        for m in model.modules()
+    )
 
 
 def load_quantized(

@@ -73,7 +73,7 @@ class Reranker:
     ) -> Reranker:
         """Load a saved cross-encoder onto ``device`` (``auto``: CUDA when present, else CPU).
 
-        ``int8``: dynamic int8 quantization on load
+        ``int8``: int8 quantization (torchao) on load
         (:func:`slimrank.quantize.quantize_dynamic_int8`, deterministic, so no int8 weights are
         ever stored); it is a CPU kernel in float32, so an int8 reranker runs on the CPU in fp32
         whatever ``device`` and ``precision`` say.

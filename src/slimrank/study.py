@@ -24,12 +24,16 @@ values, retrained with the mask held). Structured models are made one-shot too (
 model, pruned, recovered) but hold no mask: the neurons are gone. Adding a layer count, a
 sparsity, a width or a schedule is a config change; the rules expand this table.
 
-**Runs** are named after the model that reranked them: a variant, ``<variant>-int8`` (its int8
-dynamic quantization), ``bm25`` and other first-stage runs starting with ``bm25``, and
-``full+<reference>`` (the full model reranking a reference run). The names are built by
-:func:`drop_name`, :func:`matched_name`, :func:`sweep_name`, :func:`structured_match_name`,
-:func:`structured_width_name` and :func:`int8_name` and read back
-by :func:`parse_run`, side by side, so the two cannot disagree.
+**Runs** are named after the model that reranked them: a variant (scored in the config's
+``precision``), ``<variant>-fp32``, ``<variant>-bf16`` and ``<variant>-int8`` (the efficiency
+stage's precision rows: that model in exactly this arithmetic, int8 through torchao),
+``bm25`` and other first-stage runs starting with ``bm25``, and ``full+<reference>`` (the full
+model reranking a reference run). ``<model>-st`` names the peer row of the efficiency table
+(sentence-transformers ``CrossEncoder.predict`` on the model; timed, not reranked). The names
+are built by :func:`drop_name`, :func:`matched_name`, :func:`sweep_name`,
+:func:`structured_match_name`, :func:`structured_width_name`, :func:`precision_name`
+(:func:`int8_name`) and :func:`peer_name` and read back by :func:`parse_run`, side by side, so
+the two cannot disagree.
 
 **Tables**: :data:`PARAMS`, :data:`EFFICIENCY`, :data:`METRICS` and :data:`SIGNIFICANCE` name the
 columns of ``results/params/params.tsv``, ``results/efficiency/efficiency.tsv`` and
@@ -54,6 +58,12 @@ from typing import NamedTuple
 FULL = "full"
 BM25 = "bm25"
 INT8_SUFFIX = "-int8"
+#: Precision rows of the efficiency stage: ``<model>-<precision>`` scores that model in exactly
+#: this arithmetic (a plain ``<model>`` run scores in the config's ``precision``, which ``auto``
+#: resolves per machine). int8 is torchao's (slimrank.quantize), in fp32 activations.
+PRECISION_SUFFIXES: dict[str, str] = {"fp32": "-fp32", "bf16": "-bf16", "int8": INT8_SUFFIX}
+#: The peer row: sentence-transformers ``CrossEncoder.predict`` on a model (timed, not reranked).
+PEER_SUFFIX = "-st"
 #: A distilled student is named after its undistilled partner with this suffix.
 KD_SUFFIX = "-kd"
 #: Pruning schedules, in the order tables, figures and text show them.
@@ -100,10 +110,13 @@ class EfficiencyColumns(NamedTuple):
     model: str = "model"
     int8: str = "int8"
     throughput_pairs_per_s: str = "throughput_pairs_per_s"
-    pairs_per_s_ratio: str = "pairs_per_s_ratio"  # throughput over the full model's, same job
+    pairs_per_s_ratio: str = "pairs_per_s_ratio"  # throughput over the fp32 full model's, same job
     latency_ms: str = "latency_ms"
     precision: str = "precision"
     device: str = "device"
+    # the paper split's top-10 agreement with the row's model in fp32 (or its plain run)
+    top10_overlap: str = "top10_overlap"
+    overlap_reference: str = "overlap_reference"
 
 
 class MetricsColumns(NamedTuple):
@@ -201,8 +214,39 @@ def structured_width_name(ffn_keep: float) -> str:
     return f"{STRUCTURED}-w{round(ffn_keep * 100, 4):g}"
 
 
+def precision_name(model: str, precision: str) -> str:
+    """The run of ``model`` scored in ``precision`` (a key of :data:`PRECISION_SUFFIXES`)."""
+    if precision not in PRECISION_SUFFIXES:
+        raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISION_SUFFIXES)}")
+    return model + PRECISION_SUFFIXES[precision]
+
+
 def int8_name(model: str) -> str:
-    return model + INT8_SUFFIX
+    return precision_name(model, "int8")
+
+
+def peer_name(model: str) -> str:
+    return model + PEER_SUFFIX
+
+
+def precision_runs(config: Mapping) -> list[str]:
+    """The precision rows the config asks for (``efficiency.fp32``, ``bf16``, ``int8``: variant
+    lists), in that order: each is reranked, evaluated and timed like a variant."""
+    efficiency = config.get("efficiency", {})
+    return [
+        precision_name(model, precision)
+        for precision in PRECISION_SUFFIXES
+        for model in efficiency.get(precision, [])
+    ]
+
+
+def split_precision(run: str) -> tuple[str, str | None]:
+    """``(model, precision)`` of a run name: ``drop-L2-int8`` -> ``(drop-L2, int8)``; a plain
+    model (scored in the config's precision) -> ``(model, None)``."""
+    for precision, suffix in PRECISION_SUFFIXES.items():
+        if run.endswith(suffix):
+            return run.removesuffix(suffix), precision
+    return run, None
 
 
 def kd_name(partner: str) -> str:
@@ -299,8 +343,8 @@ def variant_seeds(config: Mapping, variant: str) -> list[int]:
 
 
 def model_seeds(config: Mapping, model: str) -> list[int]:
-    """The seeds of a reranking model (an int8 model is quantized from ``seeds[0]``'s)."""
-    if model.endswith(INT8_SUFFIX):
+    """The seeds of a reranking model (a precision row is ``seeds[0]``'s model)."""
+    if split_precision(model)[1] is not None:
         return training_seeds(config)[:1]
     return variant_seeds(config, model)
 
@@ -343,8 +387,9 @@ class RunInfo:
     model whose parameter count it matches). ``sweep_pct`` is the target sparsity of a
     ``{schedule}-s{pct}`` sweep run, ``ffn_pct`` the FFN neurons kept (percent) by a
     ``structured-w{pct}`` run; structured runs have schedule ``oneshot``. ``base`` is the name
-    without ``-int8``. ``distill``: a distilled student (``-kd``); its other fields are its
-    partner's.
+    without its precision suffix (``-fp32``, ``-bf16``, ``-int8``: ``precision``; None for a
+    plain run, scored in the config's precision) or peer suffix (``-st``: ``peer``).
+    ``distill``: a distilled student (``-kd``); its other fields are its partner's.
     """
 
     run: str
@@ -356,6 +401,13 @@ class RunInfo:
     int8: bool = False
     distill: bool = False
     ffn_pct: float | None = None
+    precision: str | None = None
+    peer: bool = False
+
+    @property
+    def is_precision_row(self) -> bool:
+        """A precision or peer version of a model (not one of the study's variants)."""
+        return self.precision is not None or self.peer
 
     @property
     def method(self) -> str | None:
@@ -368,16 +420,24 @@ class RunInfo:
 
 def parse_run(run: str) -> RunInfo:
     """Classify a run by its name (the inverse of the name builders above)."""
-    base = run.removesuffix(INT8_SUFFIX)
-    int8 = base != run
+    peer = run.endswith(PEER_SUFFIX) and not run.startswith(BM25)
+    base, precision = (run.removesuffix(PEER_SUFFIX), None) if peer else split_precision(run)
+    if base.startswith(BM25) and base != run:
+        base, precision = run, None  # first-stage runs carry no precision
+    info = _parse_base(run, base, precision == "int8")
+    return replace(info, precision=precision, peer=peer)
+
+
+def _parse_base(run: str, base: str, int8: bool) -> RunInfo:
+    """:func:`parse_run` of ``base`` (the run name less its precision or peer suffix)."""
     if base.startswith(BM25):
         return RunInfo(run, base, "first-stage", int8=int8)
     if base == FULL:
         return RunInfo(run, base, "full", int8=int8)
-    if base.endswith(KD_SUFFIX) and not int8:
+    if base.endswith(KD_SUFFIX):
         partner = parse_run(base.removesuffix(KD_SUFFIX))
         if partner.kind in ("drop", "prune", STRUCTURED):
-            return replace(partner, run=run, base=base, distill=True)
+            return replace(partner, run=run, base=base, int8=int8, distill=True)
     if m := re.fullmatch(r"drop-L(\d+)", base):
         return RunInfo(run, base, "drop", matched_layers=int(m[1]), int8=int8)
     if m := re.fullmatch(STRUCTURED + r"-match-L(\d+)", base):
@@ -433,7 +493,9 @@ def matched_sizes(runs: Iterable[str]) -> list[MatchedSize]:
     :func:`distilled_partners` pairs the students with these).
     """
     runs = set(runs)
-    infos = [parse_run(r) for r in runs if not (parse_run(r).int8 or parse_run(r).distill)]
+    infos = [
+        parse_run(r) for r in runs if not (parse_run(r).is_precision_row or parse_run(r).distill)
+    ]
     levels = sorted({i.matched_layers for i in infos if i.kind == "drop"}, reverse=True)
     schedules = _schedule_order(
         i.schedule for i in infos if i.kind == "prune" and i.matched_layers is not None
@@ -466,7 +528,7 @@ def matched_schedules(sizes: Iterable[MatchedSize]) -> list[str]:
 def sweep_runs(runs: Iterable[str]) -> dict[str, list[str]]:
     """Per schedule (in :data:`SCHEDULES` order), its sweep runs by target sparsity ascending."""
     infos = [parse_run(r) for r in runs]
-    sweep = [i for i in infos if i.sweep_pct is not None and not (i.int8 or i.distill)]
+    sweep = [i for i in infos if i.sweep_pct is not None and not (i.is_precision_row or i.distill)]
     return {
         s: [i.run for i in sorted(sweep, key=lambda i: i.sweep_pct) if i.schedule == s]
         for s in _schedule_order(i.schedule for i in sweep)

@@ -18,7 +18,10 @@ from slimrank.study import (
     check_seeds,
     check_variants,
     model_seeds,
+    peer_name,
+    precision_runs,
     seed_dir,
+    split_precision,
     training_seeds,
     variant_seeds,
     variant_table,
@@ -88,11 +91,14 @@ FIRST_SEED = SEEDS[0]
 ON_CONSTRAINT = "(?:{})".format(
     "|".join(["", *(re.escape(f"+{r}") for r in RERANKED_REFERENCES)])
 )
-INT8 = [f"{name}-int8" for name in config["efficiency"]["int8"]]
-# Every model that reranks: the trained variants and their int8 quantized copies.
-MODELS = [*VARIANTS, *INT8]
+# The efficiency stage's precision rows (<variant>-fp32, -bf16, -int8), reranked like variants.
+PRECISION_RUNS = precision_runs(config)
+# Every model that reranks: the trained variants and their precision rows.
+MODELS = [*VARIANTS, *PRECISION_RUNS]
 # Distilled students share their partner's architecture and size: they are not benchmarked.
 BENCHMARKED = [m for m in MODELS if not VARIANTS.get(m) or not VARIANTS[m].distill]
+# The peer row (sentence-transformers CrossEncoder on the full model), timed, not reranked.
+PEERS = [peer_name("full")] if config["efficiency"]["peer"] else []
 KD_STUDENTS = [name for name, v in VARIANTS.items() if v.distill]
 PAPER_SPLIT = config["paper"]["split"] or TEST_SPLITS[0]
 _clash = sorted(set(MODELS) & set(REFERENCE_RUNS))
@@ -163,15 +169,28 @@ def runs_of_split(split):
 
 
 def model_dir(wildcards):
-    """Weights of a model: an int8 model is quantized on loading from its fp32 variant."""
-    base = wildcards.model.removesuffix("-int8")
+    """Weights of a model: a precision row loads its variant's (int8 quantizes on loading)."""
+    base = split_precision(wildcards.model)[0]
     return f"results/models/{seed_dir(wildcards.seed)}/{base}"
 
 
 def first_seed_model_dir(wildcards):
     """The efficiency stage times seeds[0]'s models: the architecture is the same for all."""
-    base = wildcards.model.removesuffix("-int8")
+    base = split_precision(wildcards.model)[0]
     return f"results/models/{seed_dir(FIRST_SEED)}/{base}"
+
+
+def scoring_precision(wildcards):
+    """A precision row's own arithmetic (int8 scores in fp32 activations); plain models the
+    config's `precision` (so their job parameters stay what they were)."""
+    precision = split_precision(wildcards.model)[1]
+    if precision is None:
+        return config["precision"]
+    return "fp32" if precision == "int8" else precision
+
+
+def is_int8(wildcards):
+    return split_precision(wildcards.model)[1] == "int8"
 
 
 def variant_row(wildcards):

@@ -30,8 +30,8 @@ rule benchmark_model:
         },
         max_length=config["model"]["max_length"],
         device=config["training"]["device"],
-        precision=config["precision"],
-        int8=lambda wc: wc.model.endswith("-int8"),
+        precision=scoring_precision,
+        int8=is_int8,
         sparse_check=lambda wc: wc.model in config["efficiency"]["sparse_check"],
     script:
         "../scripts/benchmark_model.py"
@@ -39,7 +39,8 @@ rule benchmark_model:
 
 rule efficiency_table:
     input:
-        expand("results/efficiency/{model}.json", model=BENCHMARKED),
+        records=expand("results/efficiency/{model}.json", model=[*BENCHMARKED, *PEERS]),
+        runs=[reranked_run_file(PAPER_SPLIT, m, FIRST_SEED) for m in BENCHMARKED],
     output:
         report(
             "results/efficiency/efficiency.tsv",
@@ -50,5 +51,36 @@ rule efficiency_table:
         "logs/efficiency/efficiency_table.log",
     conda:
         "../../envs/model.yaml"
+    params:
+        runs=BENCHMARKED,
     script:
         "../scripts/efficiency_table.py"
+
+
+rule benchmark_peer:
+    input:
+        full=f"results/models/{seed_dir(FIRST_SEED)}/full",
+        candidates=f"results/runs/{PAPER_SPLIT}/bm25.trec",
+        queries=f"results/data/{PAPER_SPLIT}/queries.tsv",
+        collection="results/data/collection.tsv",
+    output:
+        "results/efficiency/{peer}.json",
+    log:
+        "logs/efficiency/{peer}.log",
+    wildcard_constraints:
+        peer="|".join(map(re.escape, PEERS)) or "(?!)",
+    conda:
+        "../../envs/model.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=8000,
+    params:
+        settings={
+            key: config["efficiency"][key]
+            for key in ("pairs", "batch_size", "repeats", "latency_depth")
+        },
+        max_length=config["model"]["max_length"],
+        device=config["training"]["device"],
+    script:
+        "../scripts/benchmark_peer.py"

@@ -7,7 +7,7 @@ TABLE_INPUTS = {
     "params": "results/params/params.tsv",
     "efficiency": "results/efficiency/efficiency.tsv",
 }
-FIGURES = ["effectiveness", "sparsity_sweep", "speed", "per_query"]
+FIGURES = ["effectiveness", "sparsity_sweep", "speed", "pareto", "per_query"]
 PAPER_FILES = [
     "results/paper/main_table.tex",
     "results/paper/split_tables.tex",

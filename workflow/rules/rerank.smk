@@ -34,8 +34,8 @@ rule rerank_shard:
         shards=config["rerank"]["shards"],
         max_length=config["model"]["max_length"],
         device=config["training"]["device"],
-        precision=config["precision"],
-        int8=lambda wc: wc.model.endswith("-int8"),
+        precision=scoring_precision,
+        int8=is_int8,
     script:
         "../scripts/rerank.py"
 

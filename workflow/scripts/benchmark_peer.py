@@ -1,0 +1,42 @@
+"""Time sentence-transformers CrossEncoder.predict against the project's fp32 full model."""
+
+import json
+
+import torch
+
+from slimrank.cores import job_threads
+from slimrank.efficiency import benchmark_pairs, benchmark_peer
+from slimrank.logs import setup
+from slimrank.study import EFFICIENCY
+from slimrank.trec import atomic_output, read_run, read_tsv_pairs
+
+log = setup(snakemake.log[0])
+torch.set_num_threads(job_threads(snakemake.threads))  # every core: timing runs alone
+settings = snakemake.params.settings
+pairs = benchmark_pairs(
+    read_tsv_pairs(snakemake.input.queries),
+    read_tsv_pairs(snakemake.input.collection),
+    read_run(snakemake.input.candidates),
+    depth=settings["latency_depth"],
+    n_pairs=settings["pairs"],
+)
+record = benchmark_peer(
+    snakemake.input.full,
+    pairs,
+    batch_size=settings["batch_size"],
+    max_length=snakemake.params.max_length,
+    repeats=settings["repeats"],
+    device=snakemake.params.device,
+)
+record = {EFFICIENCY.model: snakemake.wildcards.peer, EFFICIENCY.int8: False, **record}
+log.info(
+    "%s: %.1f pairs/s, the project's fp32 %.1f (ratio %.2f); scores max |diff| %.3g, Spearman %.4f",
+    record[EFFICIENCY.model],
+    record[EFFICIENCY.throughput_pairs_per_s],
+    record["reference_pairs_per_s"],
+    record[EFFICIENCY.pairs_per_s_ratio],
+    record["max_abs_diff"],
+    record["spearman"],
+)
+with atomic_output(snakemake.output[0]) as out:
+    json.dump(record, out, indent=2)
