@@ -166,6 +166,8 @@ def test_distillation_macros(metrics, significance, params):
     plain = parse_macros(macros_of(metrics, params, significance))
     assert plain["kdStudentCount"] == "0" and plain["mainKdAnswerPrimary"] == "n/a"
     assert plain["kdMix"] == "alone, without the label loss"
+    assert plain["structuredRunCount"] == "0"
+    assert shape_macros("default", with_efficiency=False) >= {"structuredRunCount"}
 
 
 def test_numbers_refuse_colliding_names():

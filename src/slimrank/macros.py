@@ -42,6 +42,7 @@ from slimrank.study import (
     METRICS,
     PARAMS,
     SCHEDULES,
+    STRUCTURED,
     distilled_partners,
     focus_size,
     int8_name,
@@ -209,6 +210,9 @@ def _study_macros(
     out.add("sweepSparsityList", and_list(pcts))
     out.add("sweepLowest", pcts[0] if pcts else MISSING)
     out.add("sweepHighest", pcts[-1] if pcts else MISSING)
+    tested = metrics.loc[metrics[METRICS.split].isin(test_splits), METRICS.run].unique()
+    structured = [r for r in tested if parse_run(r).kind == STRUCTURED and not parse_run(r).int8]
+    out.add("structuredRunCount", str(len(structured)))
     out.add("kdStudentCount", str(len(roles.students)))
     out.add("kdRunList", and_list([_tt(r) for r in roles.students.values()]))
     out.add("kdComparedSizes", str(len(_kd_comparisons(roles))))
