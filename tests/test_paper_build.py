@@ -120,7 +120,7 @@ def paper_shaped_config(model_dir) -> dict:
         sweep={"schedules": ["oneshot", "gmp"], "sparsities": [0.9]},
     )
     config["rerank"]["shards"] = 1
-    config["efficiency"].update(int8=["drop-L3"], sparse_check=[])
+    config["efficiency"].update(int8=["drop-L3"], bf16=["drop-L3"], fp32=["full"], sparse_check=[])
     config["paper"] = {**config.get("paper", {}), "split": "devtest"}
     # One training seed: the tiny config's seeded student is not in this grid, and seeds are
     # exercised by tests/test_workflow.py.
