@@ -36,7 +36,7 @@ from slimrank.params import count_parameters
 from slimrank.quantize import is_quantized
 from slimrank.rerank import Reranker
 from slimrank.sparse import checkpoint_sizes, sparsify_linears
-from slimrank.trec import ranked
+from slimrank.trec import ranked, read_run, read_tsv_pairs
 
 #: Keys of the dict :func:`benchmark_model` returns (all JSON-ready).
 BENCHMARK_KEYS: tuple[str, ...] = (
@@ -364,6 +364,20 @@ def compare_throughput(
         latency_ratio=statistics.median(latency) / ref_latency,
     )
     return record
+
+
+def load_benchmark_pairs(
+    queries_path, collection_path, candidates_path, *, depth: int, n_pairs: int
+) -> list[tuple[str, str]]:
+    """:func:`benchmark_pairs` from the workflow's files (queries and collection TSV, the
+    candidates' TREC run): what every timing job scores."""
+    return benchmark_pairs(
+        read_tsv_pairs(queries_path),
+        read_tsv_pairs(collection_path),
+        read_run(candidates_path),
+        depth=depth,
+        n_pairs=n_pairs,
+    )
 
 
 def benchmark_pairs(

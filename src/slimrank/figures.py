@@ -112,14 +112,19 @@ def _value(values: pd.DataFrame, run: str, metric: str) -> float | None:
     return None
 
 
+def _bm25_line(ax, values: pd.DataFrame, metric: str) -> None:
+    """BM25 as a dotted horizontal line: the floor every reranker is read against."""
+    bm25 = _value(values, BM25, metric)
+    if bm25 is not None:
+        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+
+
 def _references(ax, values: pd.DataFrame, metric: str) -> None:
     """Full model and BM25 as horizontal lines: the ceiling and the floor of every curve."""
     full = _value(values, FULL, metric)
     if full is not None:
         ax.axhline(full, color=STYLES["full"][0], linestyle="--", linewidth=1, label="full model")
-    bm25 = _value(values, BM25, metric)
-    if bm25 is not None:
-        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+    _bm25_line(ax, values, metric)
 
 
 def _legend(fig: Figure, axes: Sequence) -> None:
@@ -415,9 +420,7 @@ def speed_figure(
                 label="int8 (hollow)")  # fmt: skip
     if not seen:
         _no_data(ax)
-    bm25 = _value(values, BM25, metric)
-    if bm25 is not None:
-        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+    _bm25_line(ax, values, metric)
     ax.axvline(1.0, color="0.6", linewidth=0.8)
     ax.margins(y=0.12)
     _legend(fig, [ax])
@@ -580,9 +583,7 @@ def pareto_figure(
         linestyle="--",
         label="Pareto frontier",
     )
-    bm25 = _value(values, BM25, metric)
-    if bm25 is not None:
-        ax.axhline(bm25, color=BM25_COLOUR, linestyle=":", linewidth=1.2, label="BM25")
+    _bm25_line(ax, values, metric)
     ax.axvline(1.0, color="0.6", linewidth=0.8)
     for fill, label in (("full", "plain / fp32"), ("bottom", "bf16"), ("none", "int8")):
         ax.plot([], [], linestyle="none", marker="o", color="0.3", fillstyle=fill, label=label)

@@ -5,18 +5,18 @@ import json
 import torch
 
 from slimrank.cores import job_threads
-from slimrank.efficiency import benchmark_pairs, benchmark_variant
+from slimrank.efficiency import benchmark_variant, load_benchmark_pairs
 from slimrank.logs import setup
 from slimrank.study import EFFICIENCY
-from slimrank.trec import atomic_output, read_run, read_tsv_pairs
+from slimrank.trec import atomic_output
 
 log = setup(snakemake.log[0])
 torch.set_num_threads(job_threads(snakemake.threads))  # every core: timing runs alone
 settings = snakemake.params.settings
-pairs = benchmark_pairs(
-    read_tsv_pairs(snakemake.input.queries),
-    read_tsv_pairs(snakemake.input.collection),
-    read_run(snakemake.input.candidates),
+pairs = load_benchmark_pairs(
+    snakemake.input.queries,
+    snakemake.input.collection,
+    snakemake.input.candidates,
     depth=settings["latency_depth"],
     n_pairs=settings["pairs"],
 )
