@@ -214,7 +214,8 @@ def training_inputs(wildcards):
 
 def training_settings(wildcards):
     """Training settings of a variant: `training`, with `compression.recovery` on top for
-    the recovery fine-tuning of one-shot pruned and structured models (schedule oneshot)."""
+    the recovery fine-tuning of one-shot pruned and structured models (schedule oneshot).
+    """
     settings = dict(config["training"])
     if VARIANTS[wildcards.variant].schedule == "oneshot":
         settings.update(config["compression"]["recovery"])
