@@ -3,6 +3,7 @@
 import pytest
 import torch
 import yaml
+from snakemake.utils import update_config
 
 from slimrank.models import load_cross_encoder
 from slimrank.params import count_parameters, params_table, prunable_linear_weights
@@ -31,26 +32,14 @@ def test_default_config_variant_table():
         "full",
         "drop-L2",
         "drop-L3",
-        "drop-L4",
         "oneshot-match-L2",
         "oneshot-match-L3",
-        "oneshot-match-L4",
-        "gmp-match-L3",
-        "lottery-match-L3",
-        "oneshot-s80",
-        "oneshot-s90",
-        "oneshot-s95",
         "structured-match-L3",
-        "structured-match-L4",
         "structured-w10",
         "drop-L3-kd",
         "oneshot-match-L3-kd",
     ]
     by_name = {v.name: v for v in variant_table(config)}
-    assert by_name["oneshot-s95"].sparsity == 0.95
-    assert by_name["gmp-match-L3"].match_layers == 3
-    assert by_name["lottery-match-L3"].starts_from_full
-    assert not by_name["gmp-match-L3"].starts_from_full
     structured = by_name["structured-match-L3"]
     assert (structured.family, structured.schedule, structured.match_layers) == (
         "structured",
@@ -60,6 +49,17 @@ def test_default_config_variant_table():
     assert structured.starts_from_full and "ffn_keep" not in structured.row()
     assert by_name["structured-w10"].ffn_keep == 0.1
     assert by_name["structured-w10"].row()["ffn_keep"] == 0.1
+
+
+def test_extended_overlay_variant_table():
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "config/extended.yaml").read_text()))
+    by_name = {v.name: v for v in variant_table(config)}
+    assert by_name["oneshot-s95"].sparsity == 0.95
+    assert by_name["gmp-match-L3"].match_layers == 3
+    assert by_name["lottery-match-L3"].starts_from_full
+    assert not by_name["gmp-match-L3"].starts_from_full
+    assert by_name["structured-match-L4"].match_layers == 4
 
 
 def test_paper_config_declares_the_seed_study():
