@@ -10,6 +10,7 @@ import yaml
 
 from slimrank.bm25 import BM25Settings
 from slimrank.losses import Distillation
+from slimrank.macros import DEPLOYMENT_TARGET
 from slimrank.pruning import GradualMagnitudePruning
 from slimrank.rerank import Reranker
 from slimrank.training import TrainSettings
@@ -81,6 +82,10 @@ OTHER_DEFAULTS = {
             key: f"distillation.{key}"
             for key in ("loss", "temperature", "kd_weight", "label_weight")
         },
+    ),
+    "deployment_target": (
+        DEPLOYMENT_TARGET,
+        {key: f"paper.deployment_target.{key}" for key in ("speedup", "max_loss_pct")},
     ),
     "gmp": (
         parameter_defaults(GradualMagnitudePruning),

@@ -19,7 +19,7 @@ from slimrank.study import (
     int8_name,
     variant_table,
 )
-from slimrank.tables import main_table
+from slimrank.tables import deployment_table, main_table
 
 from .conftest import REPO, tiny_workflow_config
 
@@ -276,14 +276,29 @@ def documented_macros(text: str, heading: str) -> set[str]:
 def shape_macros(shape: str, with_efficiency: bool) -> set[str]:
     make_config, splits, references = SHAPES[shape]
     metrics, significance, params, efficiency = study_frames(make_config(), splits, references)
+    main_split = splits[-1] if shape == "msmarco" else splits[0]
+    deployment = (
+        deployment_table(
+            metrics,
+            efficiency,
+            main_split,
+            TEXT_METRICS[0],
+            seed=None,
+            target_speedup=3.0,
+            max_loss_pct=2.0,
+        )
+        if with_efficiency
+        else None
+    )
     text = macros_of(
         metrics,
         params,
         significance,
         efficiency if with_efficiency else None,
         test_splits=list(splits),
-        main_split=splits[-1] if shape == "msmarco" else splits[0],
+        main_split=main_split,
         counts={"train queries": 100, "valid queries": 10},
+        deployment=deployment,
     )
     return set(parse_macros(text))
 
@@ -297,6 +312,7 @@ def test_paper_macros_exist_for_every_study_shape(shape):
     assert required - shape_macros(shape, with_efficiency=False) == set()
     with_eff = shape_macros(shape, with_efficiency=True)
     assert {"speedupDropList", "scoringPrecision"} <= with_eff
+    assert required - with_eff == set()
 
 
 def test_paper_lists_the_macros_it_uses():
@@ -319,6 +335,7 @@ def test_paper_inputs_generated_files_only():
             "generated/numbers.tex",
             "generated/main_table.tex",
             "generated/split_tables.tex",
+            "generated/deployment_table.tex",
             "generated/effectiveness.pdf",
             "generated/sparsity_sweep.pdf",
             "generated/speed.pdf",

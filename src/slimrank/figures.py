@@ -27,14 +27,13 @@ from slimrank.study import (
     EFFICIENCY,
     FULL,
     METHOD_NAMES,
-    METRICS,
     PARAMS,
     SCHEDULES,
     STRUCTURED,
     matched_name,
     parse_run,
 )
-from slimrank.tables import metric_label, split_spread, win_tie_loss
+from slimrank.tables import metric_label, scored_run, seed_values, split_spread, win_tie_loss
 
 #: (colour, marker, legend label) per method; methods are labelled as the text names them.
 STYLES: dict[str, tuple[str, str, str]] = {
@@ -71,10 +70,7 @@ def save(fig: Figure, out_stem: Path) -> list[Path]:
 def _values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
     """run x metric values of ``split``, the mean over a run's seeds (empty frame when the
     split is absent)."""
-    frame = metrics[metrics[METRICS.split] == split]
-    return frame.pivot_table(
-        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
-    )
+    return seed_values(metrics, split, None)
 
 
 def _spread(spread: pd.DataFrame, run: str, metric: str) -> float:
@@ -527,15 +523,18 @@ def pareto_figure(
     efficiency: pd.DataFrame | None,
     split: str,
     metric: str,
+    seed: int | None = None,
 ) -> Figure:
     """``metric`` against measured speed (throughput over the fp32 full model's, same job) for
     every model x precision row of the efficiency table, with the Pareto frontier drawn.
 
-    The peer row (sentence-transformers) is timed but not reranked: it takes its model's
-    effectiveness (its scores agree with the project's fp32 ones, the benchmark checks).
-    Without measurements the figure says so instead of failing.
+    Effectiveness is ``seed``'s run of each model (the seed whose models were timed; the mean
+    over seeds where None), as in the deployment table. The peer row (sentence-transformers)
+    is timed but not reranked: it takes its model's effectiveness
+    (:func:`slimrank.tables.scored_run`; its scores agree with the project's fp32 ones, the
+    benchmark checks). Without measurements the figure says so instead of failing.
     """
-    values = _values(metrics, split)
+    values = seed_values(metrics, split, seed)
     ratio_column = EFFICIENCY.pairs_per_s_ratio
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
@@ -548,12 +547,7 @@ def pareto_figure(
     points: list[tuple[float, float, str]] = []
     for run, ratio in zip(efficiency[EFFICIENCY.model], efficiency[ratio_column], strict=True):
         info = parse_run(run)
-        fp32_run = f"{info.base}-fp32"
-        if info.peer:
-            y = _value(values, fp32_run, metric)
-            y = _value(values, info.base, metric) if y is None else y
-        else:
-            y = _value(values, run, metric)
+        y = _value(values, scored_run(run, values.index), metric)
         if y is None or pd.isna(ratio):
             continue
         colour, marker, _ = STYLES[method(info.base)]
@@ -601,6 +595,7 @@ def plot_pareto(
     out_stem: Path,
     split: str,
     metric: str,
+    seed: int | None = None,
 ) -> list[Path]:
     """Write :func:`pareto_figure` as ``out_stem``.pdf/.png; returns the two paths."""
-    return save(pareto_figure(metrics, efficiency, split, metric), out_stem)
+    return save(pareto_figure(metrics, efficiency, split, metric, seed), out_stem)

@@ -36,6 +36,7 @@ from slimrank.macro_names import (
 )
 from slimrank.study import (
     BM25,
+    DEPLOYMENT,
     EFFICIENCY,
     FULL,
     METHOD_NAMES,
@@ -49,12 +50,15 @@ from slimrank.study import (
     matched_schedules,
     matched_sizes,
     parse_run,
+    precision_name,
     sweep_runs,
 )
 from slimrank.tables import (
     ALPHA,
     DECIMALS,
     DOWN,
+    LOSS_DECIMALS,
+    RATIO_DECIMALS,
     UP,
     best_compressed_run,
     latex_escape,
@@ -69,6 +73,8 @@ from slimrank.tables import (
 )
 
 MISSING = "n/a"
+#: The schema's default of ``paper.deployment_target``.
+DEPLOYMENT_TARGET = {"speedup": 3.0, "max_loss_pct": 2.0}
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -514,6 +520,69 @@ def _efficiency_macros(out: MacroSet, roles: Roles, efficiency: pd.DataFrame) ->
             out.add(name, latex_escape(str(rows.at[FULL, column])))
 
 
+def _deployment_row_macros(out: MacroSet, name: str, row: Mapping | None) -> None:
+    """``<name>Run``, ``<name>Speedup`` and ``<name>Loss`` of one deployment-table row."""
+    out.add(name + "Run", _tt(row[DEPLOYMENT.run]) if row is not None else MISSING)
+    for suffix, column, decimals in (
+        ("Speedup", DEPLOYMENT.speedup, RATIO_DECIMALS),
+        ("Loss", DEPLOYMENT.loss_pct, LOSS_DECIMALS),
+    ):
+        value = row[column] if row is not None else float("nan")
+        out.add(name + suffix, MISSING if pd.isna(value) else f"{value:.{decimals}f}")
+
+
+def _deployment_macros(out: MacroSet, deployment: pd.DataFrame | None, target: Mapping) -> None:
+    """The deployment target and how close the timed rows come to it (the deployment table,
+    :func:`slimrank.tables.deployment_table`, fastest first); every macro exists in every
+    build, counts as integers, so that the text can test them with ``\\ifnum``."""
+    out.comment("deployment: every timed model x precision against the target")
+    out.add("targetSpeedup", f"{target['speedup']:g}")
+    out.add("targetMaxLoss", f"{target['max_loss_pct']:g}")
+    table = deployment if deployment is not None else pd.DataFrame(columns=list(DEPLOYMENT))
+    rows = table.to_dict("records")
+    out.add("deploymentRowCount", str(len(rows)))
+    met = [r for r in rows if r[DEPLOYMENT.meets_target]]
+    out.add("targetMetCount", str(len(met)))
+    out.add("targetMetList", and_list([_tt(r[DEPLOYMENT.run]) for r in met]) if met else MISSING)
+    within = [r for r in rows if r[DEPLOYMENT.loss_pct] <= target["max_loss_pct"]]
+    fast = [r for r in rows if r[DEPLOYMENT.speedup] >= target["speedup"]]
+    out.add("targetAtSpeedCount", str(len(fast)))
+    _deployment_row_macros(out, "targetFastestWithin", within[0] if within else None)
+    least_loss = min(fast, key=lambda r: r[DEPLOYMENT.loss_pct]) if fast else None
+    _deployment_row_macros(out, "targetBestAtSpeed", least_loss)
+    _deployment_row_macros(out, "deploymentFastest", rows[0] if rows else None)
+    # Speed against FLOPs for the smaller dense models: the speedup over the full model timed
+    # in the same arithmetic (so that bf16 or int8 gains do not count), beside the FLOPs ratio.
+    by_run = {r[DEPLOYMENT.run]: r for r in rows}
+    follows = []
+    for r in rows:
+        info = parse_run(r[DEPLOYMENT.run])
+        if info.peer or not r[DEPLOYMENT.flops_ratio] > 1.005:
+            continue
+        full = by_run.get(precision_name(FULL, info.precision) if info.precision else FULL)
+        if full is None or not full[DEPLOYMENT.speedup] > 0:
+            continue
+        same = r[DEPLOYMENT.speedup] / full[DEPLOYMENT.speedup]
+        follows.append(
+            rf"{_tt(r[DEPLOYMENT.run])} {same:.2f}$\times$ for "
+            rf"{r[DEPLOYMENT.flops_ratio]:.2f}$\times$ fewer FLOPs"
+        )
+    out.add("speedFlopsCount", str(len(follows)))
+    out.add("speedFlopsList", and_list(follows) if follows else MISSING)
+    # The peer (sentence-transformers) against the project's scoring of the same model.
+    peer = next((r for r in rows if parse_run(r[DEPLOYMENT.run]).peer), None)
+    full = by_run.get(FULL)
+    out.add("peerCount", "1" if peer is not None else "0")
+    out.add("peerSpeedup", f"{peer[DEPLOYMENT.speedup]:.2f}" if peer is not None else MISSING)
+    ratio = (
+        full[DEPLOYMENT.speedup] / peer[DEPLOYMENT.speedup]
+        if peer is not None and full is not None and peer[DEPLOYMENT.speedup] > 0
+        else None
+    )
+    out.add("fullOverPeer", f"{ratio:.2f}" if ratio is not None else MISSING)
+    out.add("fullPrecision", latex_escape(full[DEPLOYMENT.precision]) if full else MISSING)
+
+
 # ----------------------------------------------------------------------------- entry point
 def _seed_macros(out: MacroSet, roles: Roles, metrics, split: str, metric: str) -> None:
     """The seed spread on the main split: seeds of the full model and of the focus pair
@@ -588,13 +657,17 @@ def numbers_macros(
     alpha: float = ALPHA,
     counts: Mapping[str, int] | None = None,
     distillation: Mapping | None = None,
+    deployment: pd.DataFrame | None = None,
+    target: Mapping | None = None,
 ) -> str:
     """Every number the paper quotes as ``\\newcommand`` lines, named by role (module doc).
 
     ``test_splits`` are the splits the models are evaluated on (config order), ``main_split``
     the one the text discusses (``paper.split``), ``text_metrics`` the metrics it quotes
     (``paper.figure_metrics``). ``counts`` become ``count<Key>`` (thousands separated);
-    ``distillation`` is the config's section of that name (the recipe the text describes).
+    ``distillation`` is the config's section of that name (the recipe the text describes);
+    ``deployment`` the deployment table (:func:`slimrank.tables.deployment_table`) and
+    ``target`` the config's ``paper.deployment_target`` it was made against.
     """
     out = MacroSet()
     out.comment("Generated by slimrank.macros.numbers_macros; do not edit.")
@@ -611,6 +684,7 @@ def numbers_macros(
     _params_macros(out, roles, params)
     if efficiency is not None and not efficiency.empty:
         _efficiency_macros(out, roles, efficiency)
+    _deployment_macros(out, deployment, {**DEPLOYMENT_TARGET, **(target or {})})
     if counts:
         out.comment("counts")
         for key, n in counts.items():

@@ -117,6 +117,7 @@ class EfficiencyColumns(NamedTuple):
     # the paper split's top-10 agreement with the row's model in fp32 (or its plain run)
     top10_overlap: str = "top10_overlap"
     overlap_reference: str = "overlap_reference"
+    flops_per_pair: str = "flops_per_pair"  # dense FLOPs of one pair at the pairs' mean length
 
 
 class MetricsColumns(NamedTuple):
@@ -145,8 +146,23 @@ class SignificanceColumns(NamedTuple):
     seeds: str = "seeds"
 
 
+class DeploymentColumns(NamedTuple):
+    """Columns of the paper's deployment table (:func:`slimrank.tables.deployment_table`): one
+    row per timed model x precision, fastest first, set against the deployment target."""
+
+    run: str = "run"
+    precision: str = "precision"  # the arithmetic it was timed and scored in
+    speedup: str = "speedup"  # throughput over the fp32 full model's, timed in the same job
+    flops_ratio: str = "flops_ratio"  # the full model's FLOPs per pair over the row's
+    value: str = "value"  # the table's metric on the paper split, the timed seed's run
+    loss_pct: str = "loss_pct"  # 100 x (fp32 full - value) / fp32 full
+    top10_overlap: str = "top10_overlap"  # with the row's model in fp32 (or its plain run)
+    meets_target: str = "meets_target"  # speedup >= target and loss_pct <= the target's
+
+
 PARAMS = ParamsColumns()
 EFFICIENCY = EfficiencyColumns()
+DEPLOYMENT = DeploymentColumns()
 METRICS = MetricsColumns()
 SIGNIFICANCE = SignificanceColumns()
 #: The columns efficiency.tsv starts with.

@@ -18,6 +18,8 @@ import pandas as pd
 
 from slimrank.study import (
     BM25,
+    DEPLOYMENT,
+    EFFICIENCY,
     FULL,
     METRICS,
     PARAMS,
@@ -28,6 +30,7 @@ from slimrank.study import (
     drop_name,
     family_of,
     parse_run,
+    precision_name,
 )
 
 #: Significance level applied to Holm-corrected p-values.
@@ -457,6 +460,194 @@ def split_tables(
         caption = main_table_caption(table, split, queries, alpha)
         parts.append(to_latex(table, caption, split_table_label(i)))
     return "\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- deployment
+#: Decimals of the deployment table's speed and FLOPs ratios, loss and overlap.
+RATIO_DECIMALS = 2
+LOSS_DECIMALS = 1
+
+
+def seed_values(metrics: pd.DataFrame, split: str, seed: int | None) -> pd.DataFrame:
+    """run x metric values of ``split`` for one training seed: that seed's run of every model
+    and the runs without a seed (BM25, reference runs); every seed's mean where ``seed`` is
+    None. The efficiency stage times seeds[0]'s models, so their rows quote that seed."""
+    frame = metrics[metrics[METRICS.split] == split]
+    if seed is not None and METRICS.seed in frame.columns:
+        seeds = pd.to_numeric(frame[METRICS.seed], errors="coerce")
+        frame = frame[seeds.isna() | (seeds == seed)]
+    return frame.pivot_table(
+        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
+    )
+
+
+def fp32_full_run(runs: Iterable[str]) -> str:
+    """The run of the full model in fp32: ``full-fp32`` where the study has that precision row,
+    else ``full`` (scored in the config's precision, fp32 where it resolves so)."""
+    fp32 = precision_name(FULL, "fp32")
+    return fp32 if fp32 in set(runs) else FULL
+
+
+def scored_run(run: str, runs: Iterable[str]) -> str:
+    """The run whose effectiveness an efficiency row has: its own, but for the peer row
+    (timed, not reranked), whose scores are its model's in fp32 (the benchmark checks they
+    agree): ``<model>-fp32`` where reranked, else the plain model."""
+    info = parse_run(run)
+    if not info.peer:
+        return run
+    fp32 = precision_name(info.base, "fp32")
+    return fp32 if fp32 in set(runs) else info.base
+
+
+def deployment_table(
+    metrics: pd.DataFrame,
+    efficiency: pd.DataFrame,
+    split: str,
+    metric: str,
+    *,
+    seed: int | None,
+    target_speedup: float,
+    max_loss_pct: float,
+) -> pd.DataFrame:
+    """Every timed model x precision (a row of ``efficiency``) against the deployment target,
+    fastest first, in the columns of :data:`slimrank.study.DEPLOYMENT`.
+
+    ``speedup`` is the row's throughput over the fp32 full model's in the same job,
+    ``flops_ratio`` the full model's dense FLOPs per pair over the row's (what a smaller
+    dense model should buy; 1 for unstructured zeros and for other precisions), ``value`` the
+    ``metric`` on ``split`` of ``seed``'s run (the timed models), ``loss_pct`` its relative
+    loss to the fp32 full model's (:func:`fp32_full_run`), both from values rounded as the
+    tables show them. A row meets the target at ``speedup >= target_speedup`` and
+    ``loss_pct <= max_loss_pct`` (rounded as shown).
+    """
+    values = seed_values(metrics, split, seed)
+    if metric not in values.columns:
+        raise ValueError(f"metric {metric!r} is not in the metrics of split {split!r}")
+    runs = list(values.index)
+    reference_run = fp32_full_run(runs)
+    if reference_run not in values.index:
+        raise ValueError(f"split {split!r} has no run of the full model")
+    reference = round(float(values.at[reference_run, metric]), DECIMALS)
+    rows = efficiency.drop_duplicates(EFFICIENCY.model).set_index(EFFICIENCY.model)
+    flops = rows.get(EFFICIENCY.flops_per_pair, pd.Series(dtype=float))
+    full_flops = flops.get(FULL, float("nan"))
+    table = []
+    for run in rows.index:
+        scored = scored_run(run, runs)
+        value = values.at[scored, metric] if scored in values.index else float("nan")
+        value = round(float(value), DECIMALS) if pd.notna(value) else float("nan")
+        row_flops = flops.get(run, float("nan"))
+        if pd.isna(row_flops):  # the peer: its model's count
+            row_flops = flops.get(parse_run(run).base, float("nan"))
+        speedup = round(float(rows.at[run, EFFICIENCY.pairs_per_s_ratio]), RATIO_DECIMALS)
+        loss = round(100 * (reference - value) / reference, LOSS_DECIMALS)
+        overlaps = rows.get(EFFICIENCY.top10_overlap, pd.Series(dtype=float))
+        overlap = overlaps.get(run, float("nan"))
+        table.append(
+            {
+                DEPLOYMENT.run: run,
+                # a precision row's own (int8 activations run in fp32: the column says fp32)
+                DEPLOYMENT.precision: parse_run(run).precision
+                or rows.at[run, EFFICIENCY.precision],
+                DEPLOYMENT.speedup: speedup,
+                DEPLOYMENT.flops_ratio: round(float(full_flops / row_flops), RATIO_DECIMALS),
+                DEPLOYMENT.value: value,
+                DEPLOYMENT.loss_pct: loss,
+                DEPLOYMENT.top10_overlap: float(overlap) if pd.notna(overlap) else float("nan"),
+                DEPLOYMENT.meets_target: bool(
+                    speedup >= target_speedup and pd.notna(loss) and loss <= max_loss_pct
+                ),
+            }
+        )
+    frame = pd.DataFrame(table, columns=list(DEPLOYMENT))
+    return frame.sort_values(DEPLOYMENT.speedup, ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def deployment_caption(
+    table: pd.DataFrame,
+    metric: str,
+    split: str,
+    *,
+    seed: int | None,
+    reference_run: str,
+    target_speedup: float,
+    max_loss_pct: float,
+) -> str:
+    """LaTeX caption of :func:`deployment_latex`: what the columns are and the target."""
+    seed_text = f" (seed {seed}'s models, the ones timed)" if seed is not None else ""
+    met = int(table[DEPLOYMENT.meets_target].sum())
+    verdict = (
+        f"{met} row{'s' if met != 1 else ''} meet{'s' if met == 1 else ''} it (bold)"
+        if met
+        else "no row meets it"
+    )
+    return (
+        f"Every timed model and precision, fastest first: throughput relative to the fp32 full "
+        f"model timed in the same job, the full model's FLOPs per pair over the row's, "
+        f"{latex_escape(metric_label(metric))} on \\texttt{{{latex_escape(split)}}}{seed_text}, "
+        f"its loss relative to \\texttt{{{latex_escape(reference_run)}}}, and the top-10 "
+        f"overlap with the row's model in fp32 (or its plain run). The target: at least "
+        f"{target_speedup:g}$\\times$ the throughput with at most {max_loss_pct:g}\\% loss; "
+        f"{verdict}. The sentence-transformers row (\\texttt{{-st}}) is timed, not reranked: "
+        f"its effectiveness is its model's."
+    )
+
+
+def _deployment_cells(row: Mapping, missing: str) -> list[str]:
+    return [
+        str(row[DEPLOYMENT.precision]),
+        _fmt(row[DEPLOYMENT.speedup], RATIO_DECIMALS, missing),
+        _fmt(row[DEPLOYMENT.flops_ratio], RATIO_DECIMALS, missing),
+        _fmt(row[DEPLOYMENT.value], DECIMALS, missing),
+        _fmt(row[DEPLOYMENT.loss_pct], LOSS_DECIMALS, missing),
+        _fmt(row[DEPLOYMENT.top10_overlap], RATIO_DECIMALS, missing),
+    ]
+
+
+def deployment_latex(
+    table: pd.DataFrame, caption: str, metric: str, label: str = "tab:deployment"
+) -> str:
+    """A booktabs ``table`` of :func:`deployment_table` (its ``metric`` in the value column);
+    rows that meet the target in bold."""
+    header = ["Run", "Precision", r"Speed ($\times$)", r"FLOPs ($\times$)"]
+    header += [latex_escape(metric_label(metric)), r"Loss (\%)", "Top-10 overlap"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        rf"\caption{{{caption}}}",
+        rf"\label{{{label}}}",
+        r"\begin{tabular}{llrrrrr}",
+        r"\toprule",
+        " & ".join(header) + r" \\",
+        r"\midrule",
+    ]
+    for row in table.to_dict("records"):
+        cells = [rf"\texttt{{{latex_escape(row[DEPLOYMENT.run])}}}"]
+        cells += _deployment_cells(row, "--")
+        if row[DEPLOYMENT.meets_target]:
+            cells = [rf"\textbf{{{cell}}}" for cell in cells]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def deployment_markdown(table: pd.DataFrame, metric: str) -> str:
+    """GitHub Markdown of :func:`deployment_table`: same content, target rows in bold."""
+    header = ["Run", "Precision", "Speed (×)", "FLOPs (×)", metric_label(metric)]
+    header += ["Loss (%)", "Top-10 overlap"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join([":---", ":---"] + ["---:"] * (len(header) - 2)) + "|",
+    ]
+    for row in table.to_dict("records"):
+        cells = [str(row[DEPLOYMENT.run]), *_deployment_cells(row, "–")]
+        if row[DEPLOYMENT.meets_target]:
+            cells = [f"**{cell}**" for cell in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- comparisons

@@ -12,4 +12,5 @@ plot_pareto(
     Path(snakemake.output.pdf).with_suffix(""),
     split=snakemake.params.split,
     metric=snakemake.params.metrics[0],
+    seed=snakemake.params.seed,
 )

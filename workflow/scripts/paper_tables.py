@@ -7,7 +7,18 @@ import pandas as pd
 from slimrank.logs import setup
 from slimrank.macros import numbers_macros
 from slimrank.study import METRICS
-from slimrank.tables import main_table, main_table_caption, split_tables, to_latex, to_markdown
+from slimrank.tables import (
+    deployment_caption,
+    deployment_latex,
+    deployment_markdown,
+    deployment_table,
+    fp32_full_run,
+    main_table,
+    main_table_caption,
+    split_tables,
+    to_latex,
+    to_markdown,
+)
 from slimrank.trec import atomic_output
 
 log = setup(snakemake.log[0])
@@ -41,6 +52,31 @@ with atomic_output(snakemake.output.split_tables) as out:
             paper["alpha"],
         )
     )
+# Every timed model x precision against the deployment target, on the timed seed's runs.
+target = paper["deployment_target"]
+metric = paper["figure_metrics"][0]
+deployment = deployment_table(
+    metrics,
+    efficiency,
+    split,
+    metric,
+    seed=snakemake.params.seed,
+    target_speedup=target["speedup"],
+    max_loss_pct=target["max_loss_pct"],
+)
+caption = deployment_caption(
+    deployment,
+    metric,
+    split,
+    seed=snakemake.params.seed,
+    reference_run=fp32_full_run(metrics[METRICS.run]),
+    target_speedup=target["speedup"],
+    max_loss_pct=target["max_loss_pct"],
+)
+with atomic_output(snakemake.output.deployment_latex) as out:
+    out.write(deployment_latex(deployment, caption, metric))
+with atomic_output(snakemake.output.deployment_markdown) as out:
+    out.write(deployment_markdown(deployment, metric))
 with atomic_output(snakemake.output.numbers) as out:
     out.write(
         numbers_macros(
@@ -54,6 +90,9 @@ with atomic_output(snakemake.output.numbers) as out:
             alpha=paper["alpha"],
             counts=counts,
             distillation=snakemake.params.distillation,
+            deployment=deployment,
+            target=target,
         )
     )
 log.info("main table (%s):\n%s", split, to_markdown(table))
+log.info("deployment table (%s):\n%s", split, deployment_markdown(deployment, metric))
