@@ -271,3 +271,25 @@ def test_precision_rows_of_the_config_and_their_roles():
         from slimrank.study import precision_name
 
         precision_name("full", "fp16")
+
+
+def test_recovery_overrides_per_family():
+    from slimrank.study import recovery_overrides
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    by_name = {v.name: v for v in variant_table(config)}
+    recovery = config["compression"]["recovery"]
+    # Trained from the schedule's start: no overrides; recovered models: compression.recovery.
+    assert recovery_overrides(config, by_name["full"]) == {}
+    assert recovery_overrides(config, by_name["drop-L3"]) == {}
+    assert recovery_overrides(config, by_name["oneshot-match-L3"]) == recovery
+    assert recovery_overrides(config, by_name["oneshot-match-L3-kd"]) == recovery
+    assert recovery_overrides(config, by_name["structured-w10"]) == recovery
+    # compression.structured.recovery changes the structured models' recovery only.
+    config["compression"]["structured"]["recovery"] = {"max_steps": 120, "lr": 1.5e-4}
+    assert recovery_overrides(config, by_name["structured-match-L3"]) == {
+        **recovery,
+        "max_steps": 120,
+        "lr": 1.5e-4,
+    }
+    assert recovery_overrides(config, by_name["oneshot-match-L3"]) == recovery

@@ -336,6 +336,20 @@ def check_variants(config: Mapping) -> None:
 # change the data order and the head's initialisation, never the data.
 
 
+def recovery_overrides(config: Mapping, variant: Variant) -> dict:
+    """What ``variant``'s fine-tuning lays over ``training``: nothing for models trained
+    from scratch of the schedule (full, layer drop, gmp, lottery), ``compression.recovery``
+    for the recovery of one-shot pruned and structured models, and for structured models
+    ``compression.structured.recovery`` on top of that."""
+    if variant.schedule != "oneshot":
+        return {}
+    compression = config.get("compression", {})
+    overrides = dict(compression.get("recovery", {}))
+    if variant.family == STRUCTURED:
+        overrides.update(compression.get("structured", {}).get("recovery", {}))
+    return overrides
+
+
 def training_seeds(config: Mapping) -> list[int]:
     """The training seeds, ``seeds[0]`` first; without ``seeds``, the one seed of old
     (``training.seed``, or the top-level ``seed`` where that is null)."""

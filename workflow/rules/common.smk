@@ -20,6 +20,7 @@ from slimrank.study import (
     model_seeds,
     peer_name,
     precision_runs,
+    recovery_overrides,
     seed_dir,
     split_precision,
     training_seeds,
@@ -213,12 +214,11 @@ def training_inputs(wildcards):
 
 
 def training_settings(wildcards):
-    """Training settings of a variant: `training`, with `compression.recovery` on top for
-    the recovery fine-tuning of one-shot pruned and structured models (schedule oneshot).
+    """Training settings of a variant: `training`, with the recovery overrides of one-shot
+    pruned and structured models on top (slimrank.study.recovery_overrides).
     """
     settings = dict(config["training"])
-    if VARIANTS[wildcards.variant].schedule == "oneshot":
-        settings.update(config["compression"]["recovery"])
+    settings.update(recovery_overrides(config, VARIANTS[wildcards.variant]))
     # The seed wildcard: with `seeds` unset it is training.seed, or else the top-level seed.
     settings["seed"] = int(wildcards.seed)
     settings["max_length"] = config["model"]["max_length"]
