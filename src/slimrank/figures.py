@@ -140,6 +140,18 @@ def _legend(fig: Figure, axes: Sequence) -> None:
         )
 
 
+def _finish_speed_axes(
+    fig: Figure, ax, values: pd.DataFrame, metric: str, labels: Sequence
+) -> Figure:
+    """The common end of the figures with speed on x: BM25's line, the full model's speed
+    (1x), the legend and the point labels."""
+    _bm25_line(ax, values, metric)
+    ax.axvline(1.0, color="0.6", linewidth=0.8)
+    _legend(fig, [ax])
+    _label_points(fig, ax, labels)
+    return fig
+
+
 def _label_points(
     fig: Figure, ax, points: Sequence[tuple[float, float, str]], fontsize: float = 6
 ) -> None:
@@ -416,12 +428,8 @@ def speed_figure(
                 label="int8 (hollow)")  # fmt: skip
     if not seen:
         _no_data(ax)
-    _bm25_line(ax, values, metric)
-    ax.axvline(1.0, color="0.6", linewidth=0.8)
     ax.margins(y=0.12)
-    _legend(fig, [ax])
-    _label_points(fig, ax, labels)
-    return fig
+    return _finish_speed_axes(fig, ax, values, metric, labels)
 
 
 def plot_speed(
@@ -577,16 +585,12 @@ def pareto_figure(
         linestyle="--",
         label="Pareto frontier",
     )
-    _bm25_line(ax, values, metric)
-    ax.axvline(1.0, color="0.6", linewidth=0.8)
     for fill, label in (("full", "plain / fp32"), ("bottom", "bf16"), ("none", "int8")):
         ax.plot([], [], linestyle="none", marker="o", color="0.3", fillstyle=fill, label=label)
     if any(parse_run(p[2]).peer for p in points):
         ax.plot([], [], linestyle="none", marker="x", color="0.3", label="sentence-transformers")
     ax.margins(x=0.15, y=0.12)
-    _legend(fig, [ax])
-    _label_points(fig, ax, frontier)
-    return fig
+    return _finish_speed_axes(fig, ax, values, metric, frontier)
 
 
 def plot_pareto(

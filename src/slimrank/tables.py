@@ -120,15 +120,25 @@ def order_runs(runs: Iterable[str], params: pd.DataFrame | None) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- main table
-def split_values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
-    """run x metric values of one split, the mean over a run's seeds (raises if the split is
-    absent)."""
+def seed_values(metrics: pd.DataFrame, split: str, seed: int | None) -> pd.DataFrame:
+    """run x metric values of ``split`` for one training seed: that seed's run of every model
+    and the runs without a seed (BM25, reference runs); every seed's mean where ``seed`` is
+    None. The efficiency stage times seeds[0]'s models, so their rows quote that seed."""
     frame = metrics[metrics[METRICS.split] == split]
-    if frame.empty:
-        raise ValueError(f"no metrics for split {split!r}")
+    if seed is not None and METRICS.seed in frame.columns:
+        seeds = pd.to_numeric(frame[METRICS.seed], errors="coerce")
+        frame = frame[seeds.isna() | (seeds == seed)]
     return frame.pivot_table(
         index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
     )
+
+
+def split_values(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    """run x metric values of one split, the mean over a run's seeds (raises if the split is
+    absent)."""
+    if not (metrics[METRICS.split] == split).any():
+        raise ValueError(f"no metrics for split {split!r}")
+    return seed_values(metrics, split, None)
 
 
 def split_spread(metrics: pd.DataFrame, split: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -468,19 +478,6 @@ RATIO_DECIMALS = 2
 LOSS_DECIMALS = 1
 
 
-def seed_values(metrics: pd.DataFrame, split: str, seed: int | None) -> pd.DataFrame:
-    """run x metric values of ``split`` for one training seed: that seed's run of every model
-    and the runs without a seed (BM25, reference runs); every seed's mean where ``seed`` is
-    None. The efficiency stage times seeds[0]'s models, so their rows quote that seed."""
-    frame = metrics[metrics[METRICS.split] == split]
-    if seed is not None and METRICS.seed in frame.columns:
-        seeds = pd.to_numeric(frame[METRICS.seed], errors="coerce")
-        frame = frame[seeds.isna() | (seeds == seed)]
-    return frame.pivot_table(
-        index=METRICS.run, columns=METRICS.metric, values=METRICS.value, aggfunc="mean"
-    )
-
-
 def fp32_full_run(runs: Iterable[str]) -> str:
     """The run of the full model in fp32: ``full-fp32`` where the study has that precision row,
     else ``full`` (scored in the config's precision, fp32 where it resolves so)."""
@@ -531,24 +528,24 @@ def deployment_table(
     rows = efficiency.drop_duplicates(EFFICIENCY.model).set_index(EFFICIENCY.model)
     flops = rows.get(EFFICIENCY.flops_per_pair, pd.Series(dtype=float))
     full_flops = flops.get(FULL, float("nan"))
+    overlaps = rows.get(EFFICIENCY.top10_overlap, pd.Series(dtype=float))
     table = []
     for run in rows.index:
+        info = parse_run(run)
         scored = scored_run(run, runs)
         value = values.at[scored, metric] if scored in values.index else float("nan")
         value = round(float(value), DECIMALS) if pd.notna(value) else float("nan")
         row_flops = flops.get(run, float("nan"))
         if pd.isna(row_flops):  # the peer: its model's count
-            row_flops = flops.get(parse_run(run).base, float("nan"))
+            row_flops = flops.get(info.base, float("nan"))
         speedup = round(float(rows.at[run, EFFICIENCY.pairs_per_s_ratio]), RATIO_DECIMALS)
         loss = round(100 * (reference - value) / reference, LOSS_DECIMALS)
-        overlaps = rows.get(EFFICIENCY.top10_overlap, pd.Series(dtype=float))
         overlap = overlaps.get(run, float("nan"))
         table.append(
             {
                 DEPLOYMENT.run: run,
                 # a precision row's own (int8 activations run in fp32: the column says fp32)
-                DEPLOYMENT.precision: parse_run(run).precision
-                or rows.at[run, EFFICIENCY.precision],
+                DEPLOYMENT.precision: info.precision or rows.at[run, EFFICIENCY.precision],
                 DEPLOYMENT.speedup: speedup,
                 DEPLOYMENT.flops_ratio: round(float(full_flops / row_flops), RATIO_DECIMALS),
                 DEPLOYMENT.value: value,
