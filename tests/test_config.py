@@ -365,6 +365,7 @@ TINY_SIZES = {
     "compression.sweep.sparsities",
     "compression.structured.matched",
     "compression.structured.ffn_keep",
+    "compression.structured.recovery.max_steps",
     "compression.gmp.end",
     "compression.gmp.frequency",
     # recovery: 2 steps at the training settings (no lr, no validation in between)

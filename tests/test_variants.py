@@ -284,12 +284,15 @@ def test_recovery_overrides_per_family():
     assert recovery_overrides(config, by_name["drop-L3"]) == {}
     assert recovery_overrides(config, by_name["oneshot-match-L3"]) == recovery
     assert recovery_overrides(config, by_name["oneshot-match-L3-kd"]) == recovery
-    assert recovery_overrides(config, by_name["structured-w10"]) == recovery
     # compression.structured.recovery changes the structured models' recovery only.
-    config["compression"]["structured"]["recovery"] = {"max_steps": 120, "lr": 1.5e-4}
-    assert recovery_overrides(config, by_name["structured-match-L3"]) == {
-        **recovery,
-        "max_steps": 120,
-        "lr": 1.5e-4,
-    }
+    config["compression"]["structured"]["recovery"] = {"max_steps": 96, "lr": 1e-4}
+    for name in ("structured-match-L3", "structured-w10"):
+        assert recovery_overrides(config, by_name[name]) == {
+            **recovery,
+            "max_steps": 96,
+            "lr": 1e-4,
+        }
     assert recovery_overrides(config, by_name["oneshot-match-L3"]) == recovery
+    # Without it, structured models recover as one-shot models do.
+    del config["compression"]["structured"]["recovery"]
+    assert recovery_overrides(config, by_name["structured-w10"]) == recovery
