@@ -23,7 +23,7 @@ run: install
 	$(BIN)/snakemake --cores $(CORES) all
 
 test: install
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra --durations=15
 
 # The real-SLURM integration test: installs slurm-wlm and munge with apt and starts a one-node
 # cluster (root only; skipped with its reason elsewhere). CI runs it after `make test`.

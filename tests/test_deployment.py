@@ -65,6 +65,7 @@ def frames():
             EFFICIENCY.pairs_per_s_ratio: [r[2] for r in ROWS],
             EFFICIENCY.flops_per_pair: [r[3] for r in ROWS],
             EFFICIENCY.top10_overlap: [0.9] * (len(ROWS) - 1) + [None],
+            EFFICIENCY.bf16_matmul_speedup: [None] * (len(ROWS) - 1) + [2.4],  # the peer's job
         }
     )
     return metrics, efficiency
@@ -171,6 +172,7 @@ def test_deployment_macros_by_hand():
     # The peer: 0.85x fp32; the default bf16 path 1.50 / 0.85 = 1.76x the peer.
     assert (m["peerCount"], m["peerSpeedup"], m["fullOverPeer"]) == ("1", "0.85", "1.76")
     assert m["fullPrecision"] == "bf16"
+    assert m["bfMatmulSpeedup"] == "2.40"  # the ceiling of bf16 over the fp32 peer
 
 
 def test_deployment_macros_when_no_row_is_fast_enough():

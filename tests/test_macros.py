@@ -13,10 +13,12 @@ from slimrank.macro_names import MacroSet, macro_name, number_words, parse_macro
 from slimrank.macros import numbers_macros, study_roles
 from slimrank.study import (
     EFFICIENCY,
+    FULL,
     METRICS,
     PARAMS,
     SIGNIFICANCE,
     int8_name,
+    peer_name,
     variant_table,
 )
 from slimrank.tables import deployment_table, main_table
@@ -227,7 +229,7 @@ def study_frames(config: dict, test_splits=("dl19",), references=()):
         ],
     )  # fmt: skip
     params[PARAMS.size_bytes] = params[PARAMS.total] * 4
-    models = [v.name for v in variants] + int8
+    models = [v.name for v in variants] + int8 + [peer_name(FULL)]
     efficiency = pd.DataFrame(
         {
             EFFICIENCY.model: models,
@@ -236,6 +238,8 @@ def study_frames(config: dict, test_splits=("dl19",), references=()):
             EFFICIENCY.latency_ms: [100.0 - i for i in range(len(models))],
             EFFICIENCY.precision: "fp32",
             EFFICIENCY.device: "cpu",
+            # measured in the peer's job only
+            EFFICIENCY.bf16_matmul_speedup: [None] * (len(models) - 1) + [2.4],
         }
     )
     return metrics, significance, params, efficiency

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig
 
+from slimrank.models import bf16_matmul_speedup
 from slimrank.params import count_parameters
 from slimrank.quantize import is_quantized
 from slimrank.rerank import Reranker
@@ -508,7 +509,10 @@ def benchmark_peer(
     would not change a ranking but would change the scores). sentence-transformers is a
     benchmark-only dependency, imported here. Returns pairs/s of both (median over
     ``repeats``, after one warm-up each), ``pairs_per_s_ratio`` (peer over the project's fp32),
-    and the agreement of the scores: ``max_abs_diff`` and ``spearman``.
+    the agreement of the scores: ``max_abs_diff`` and ``spearman``, and on a CPU
+    ``bf16_matmul_speedup`` (:func:`slimrank.models.bf16_matmul_speedup` on the same threads):
+    the fp32 peer's matmuls are the project's, so this bounds what the bf16 path can gain over
+    the peer on this machine (about 2.4x on a 2-core Zen 4 without AMX).
     """
     from scipy.stats import spearmanr
     from sentence_transformers import CrossEncoder
@@ -555,4 +559,5 @@ def benchmark_peer(
         "pairs_per_s_ratio": mine / reference,
         "max_abs_diff": max(abs(a - b) for a, b in zip(ours, theirs, strict=True)),
         "spearman": float(spearmanr(ours, theirs).statistic) if len(pairs) > 1 else 1.0,
+        "bf16_matmul_speedup": bf16_matmul_speedup() if full.device.type == "cpu" else None,
     }

@@ -518,6 +518,13 @@ def _efficiency_macros(out: MacroSet, roles: Roles, efficiency: pd.DataFrame) ->
     ):
         if FULL in rows.index and column in rows.columns and pd.notna(rows.at[FULL, column]):
             out.add(name, latex_escape(str(rows.at[FULL, column])))
+    # What bf16 arithmetic can gain at most over the fp32 peer on this machine, measured in the
+    # peer's job: the paper sets the bf16 path's lead over the peer against it.
+    if EFFICIENCY.bf16_matmul_speedup in rows.columns:
+        for run in rows.index:
+            value = rows.at[run, EFFICIENCY.bf16_matmul_speedup]
+            if parse_run(run).peer and pd.notna(value):
+                out.add("bfMatmulSpeedup", f"{float(value):.2f}")
 
 
 def _deployment_row_macros(out: MacroSet, name: str, row: Mapping | None) -> None:

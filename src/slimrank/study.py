@@ -118,6 +118,9 @@ class EfficiencyColumns(NamedTuple):
     top10_overlap: str = "top10_overlap"
     overlap_reference: str = "overlap_reference"
     flops_per_pair: str = "flops_per_pair"  # dense FLOPs of one pair at the pairs' mean length
+    # the peer row: a bf16 matmul's speed over float32's on this CPU, measured in its job (the
+    # most bf16 arithmetic can gain over the fp32 peer; empty on CUDA)
+    bf16_matmul_speedup: str = "bf16_matmul_speedup"
 
 
 class MetricsColumns(NamedTuple):

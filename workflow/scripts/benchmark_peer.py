@@ -30,13 +30,15 @@ record = benchmark_peer(
 )
 record = {EFFICIENCY.model: snakemake.wildcards.peer, EFFICIENCY.int8: False, **record}
 log.info(
-    "%s: %.1f pairs/s, the project's fp32 %.1f (ratio %.2f); scores max |diff| %.3g, Spearman %.4f",
+    "%s: %.1f pairs/s, the project's fp32 %.1f (ratio %.2f); scores max |diff| %.3g, "
+    "Spearman %.4f; bf16 matmul %sx float32",
     record[EFFICIENCY.model],
     record[EFFICIENCY.throughput_pairs_per_s],
     record["reference_pairs_per_s"],
     record[EFFICIENCY.pairs_per_s_ratio],
     record["max_abs_diff"],
     record["spearman"],
+    record[EFFICIENCY.bf16_matmul_speedup],
 )
 with atomic_output(snakemake.output[0]) as out:
     json.dump(record, out, indent=2)
