@@ -263,7 +263,8 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     from .conftest import snakemake_command
 
     config = tiny_workflow_config()
-    config["training"].update(max_steps=40, checkpoint_every=2)
+    # Killed at the first checkpoint (step 2), so most of the 16 steps run after the resume.
+    config["training"].update(max_steps=16, checkpoint_every=2)
     work = tmp_path / "work"
     command = snakemake_command(work, config, "results/models/seed13/full")
     checkpoint = work / "results/training/seed13/full/work/checkpoint.pt"

@@ -31,14 +31,14 @@ record = benchmark_peer(
 record = {EFFICIENCY.model: snakemake.wildcards.peer, EFFICIENCY.int8: False, **record}
 log.info(
     "%s: %.1f pairs/s, the project's fp32 %.1f (ratio %.2f); scores max |diff| %.3g, "
-    "Spearman %.4f; bf16 matmul %sx float32",
+    "Spearman %.4f; bf16 matmul %s float32",
     record[EFFICIENCY.model],
     record[EFFICIENCY.throughput_pairs_per_s],
     record["reference_pairs_per_s"],
     record[EFFICIENCY.pairs_per_s_ratio],
     record["max_abs_diff"],
     record["spearman"],
-    record[EFFICIENCY.bf16_matmul_speedup],
+    "n/a" if (ratio := record[EFFICIENCY.bf16_matmul_speedup]) is None else f"{ratio:.2f}x",
 )
 with atomic_output(snakemake.output[0]) as out:
     json.dump(record, out, indent=2)
