@@ -84,6 +84,18 @@ def test_matched_variant_needs_its_layer_drop_partner():
         check_variants(config)
 
 
+def test_recovery_overrides_name_training_keys_only():
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    check_variants(config)  # the default's overrides: max_steps, lr, eval_every
+    config["compression"]["structured"]["recovery"] = {"max_step": 120}
+    with pytest.raises(ValueError, match=r"compression.structured.recovery: \['max_step'\]"):
+        check_variants(config)
+    del config["compression"]["structured"]["recovery"]
+    config["compression"]["recovery"]["learning_rate"] = 1e-4
+    with pytest.raises(ValueError, match=r"compression.recovery: \['learning_rate'\]"):
+        check_variants(config)
+
+
 def test_structured_names_round_trip_through_parse_run():
     config = {
         "compression": {"layers": [3], "structured": {"matched": [3], "ffn_keep": [0.1, 0.125]}},

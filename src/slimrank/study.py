@@ -314,8 +314,18 @@ def variant_table(config: Mapping) -> list[Variant]:
 def check_variants(config: Mapping) -> None:
     """Matched variants need their layer-drop partner's layer count in ``compression.layers``
     (whether structured pruning can reach that count is known once the full model exists:
-    :func:`slimrank.structured.matched_neurons` says which counts it can)."""
+    :func:`slimrank.structured.matched_neurons` says which counts it can), and the recovery
+    overrides (:func:`recovery_overrides`) may only name keys of ``training``: the schema
+    leaves them open, and a misspelt key would otherwise stop a training job an hour in."""
     compression = config.get("compression", {})
+    training = config.get("training", {})
+    for key, overrides in (
+        ("compression.recovery", compression.get("recovery", {})),
+        ("compression.structured.recovery", compression.get("structured", {}).get("recovery", {})),
+    ):
+        unknown = sorted(set(overrides) - set(training)) if training else []
+        if unknown:
+            raise ValueError(f"{key}: {unknown} are not keys of training ({sorted(training)})")
     layers = set(compression.get("layers", []))
     missing = sorted(set(compression.get("structured", {}).get("matched", [])) - layers)
     if missing:
