@@ -316,7 +316,8 @@ def check_variants(config: Mapping) -> None:
     (whether structured pruning can reach that count is known once the full model exists:
     :func:`slimrank.structured.matched_neurons` says which counts it can), and the recovery
     overrides (:func:`recovery_overrides`) may only name keys of ``training``: the schema
-    leaves them open, and a misspelt key would otherwise stop a training job an hour in."""
+    leaves them open, and a misspelt key would otherwise fail only in the recovery job, after
+    the full model has trained."""
     compression = config.get("compression", {})
     training = config.get("training", {})
     for key, overrides in (
