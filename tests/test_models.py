@@ -189,22 +189,28 @@ def test_unknown_precision_is_an_error():
         autocast("cpu", "auto")
 
 
-def test_bf16_scoring_is_autocast_and_fp32_is_plain(tiny_model_dir):
-    """Scoring in fp32 equals a plain float32 forward pass; bf16 differs a little."""
+def test_bf16_scoring_is_autocast_or_bf16_weights_and_fp32_is_plain(tiny_model_dir):
+    """fp32 scoring is a plain float32 forward pass; bf16 autocasts float32 weights (training)
+    and runs bf16 weights as they are (a loaded scorer): three different computations, all
+    close to float32."""
     model, tokenizer = load_cross_encoder(tiny_model_dir)
     pairs = [("what is a cat", "a cat is an animal"), ("a dog", "dogs bark at night")]
     options = {"batch_size": 2, "progress": False}
+
+    def plain(net: torch.nn.Module) -> list[float]:
+        with torch.inference_mode():
+            inputs = encode_pairs(tokenizer, *zip(*pairs, strict=True), 32)
+            return net(**inputs).logits.squeeze(-1).float().tolist()
+
     fp32 = Reranker(model, tokenizer, "cpu", "fp32", 32).score(pairs, **options)
-    bf16 = Reranker(model, tokenizer, "cpu", "bf16", 32).score(pairs, **options)
-    with torch.inference_mode():
-        plain = (
-            model(**encode_pairs(tokenizer, *zip(*pairs, strict=True), 32))
-            .logits.squeeze(-1)
-            .tolist()
-        )
-    assert fp32 == pytest.approx(plain, abs=1e-6)
-    assert fp32 != bf16
-    assert bf16 == pytest.approx(fp32, abs=0.05)
+    autocast_bf16 = Reranker(model, tokenizer, "cpu", "bf16", 32).score(pairs, **options)
+    cast = load_cross_encoder(tiny_model_dir)[0].to(torch.bfloat16)
+    weights_bf16 = Reranker(cast, tokenizer, "cpu", "bf16", 32).score(pairs, **options)
+    assert fp32 == pytest.approx(plain(model), abs=1e-6)
+    assert weights_bf16 == plain(cast)  # no autocast around bf16 weights
+    assert len({tuple(fp32), tuple(autocast_bf16), tuple(weights_bf16)}) == 3
+    assert autocast_bf16 == pytest.approx(fp32, abs=0.05)
+    assert weights_bf16 == pytest.approx(fp32, abs=0.05)
 
 
 def test_saved_model_folder_gets_the_umask_mode(tiny_model_dir, tmp_path):

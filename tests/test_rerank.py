@@ -77,6 +77,10 @@ def test_load_decides_device_precision_and_int8(tiny_model_dir, tiny_corpus, mon
     auto = Reranker.load(tiny_model_dir, max_length=64)
     assert (auto.device, auto.precision, auto.max_length) == (torch.device("cpu"), "bf16", 64)
     assert not is_quantized(auto.model) and not auto.model.training
+    # A model loaded to score in bf16 is cast once; fp32 keeps float32 weights.
+    assert {p.dtype for p in auto.model.parameters()} == {torch.bfloat16}
+    fp32 = Reranker.load(tiny_model_dir, max_length=64, precision="fp32")
+    assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}
     int8 = Reranker.load(tiny_model_dir, max_length=64, precision="bf16", int8=True)
     assert is_quantized(int8.model)
     assert (int8.device, int8.precision) == (torch.device("cpu"), "fp32")
@@ -88,6 +92,8 @@ def test_load_decides_device_precision_and_int8(tiny_model_dir, tiny_corpus, mon
         Reranker(int8.model, tokenizer, "cpu", "bf16", 64)
     with pytest.raises(ValueError, match="move it first"):
         Reranker(model, tokenizer, "cuda", "fp32", 64)
+    with pytest.raises(ValueError, match="bf16 only"):
+        Reranker(auto.model, tokenizer, "cpu", "fp32", 64)
 
 
 def test_reranker_scores_as_the_plain_forward_pass(tiny_model_dir):

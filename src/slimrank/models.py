@@ -175,8 +175,9 @@ def bf16_matmul_speedup(rows: int = 1024, repeats: int = 5) -> float:
 def resolve_precision(preference: str, device: str | torch.device) -> str:
     """``fp32`` or ``bf16``: ``auto`` takes bf16 where :func:`native_bf16` holds, else fp32.
 
-    This is the one place the workflow chooses its arithmetic; ``bf16`` means bf16 autocast
-    (weights stay float32), for training and scoring alike.
+    This is the one place the workflow chooses its arithmetic; ``bf16`` means bf16 autocast of
+    float32 weights in training, and weights cast to bf16 in scoring
+    (:meth:`slimrank.rerank.Reranker.load`).
     """
     if preference not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {preference!r}")
