@@ -1,6 +1,7 @@
 """fp32 against bf16 on this machine, in one run: the figures behind `precision: auto`.
 
-Prints, for float32 and bf16 autocast:
+Prints, for float32 and bf16 (scoring in bf16 weights as the rerank jobs load a model,
+training under bf16 autocast of float32 weights, as the trainer):
 
 1. the matmul peak (GFLOP/s of a square matmul on the torch threads);
 2. scoring: pairs/s of the workflow's own path (`slimrank.rerank.Reranker.rerank`, length-sorted
@@ -21,6 +22,7 @@ Run after the workflow has written the model and the split's BM25 run:
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -128,7 +130,11 @@ def main() -> None:
     for precision in PRECISIONS:
         peak = matmul_peak(torch.float32 if precision == "fp32" else torch.bfloat16)
         start = time.perf_counter()
-        reranker = Reranker(model, tokenizer, "cpu", precision, args.max_length)
+        # Scored as the rerank jobs score (bf16 weights where bf16), from a copy: the training
+        # measurement below needs the float32 master weights.
+        reranker = Reranker.for_scoring(
+            copy.deepcopy(model), tokenizer, "cpu", precision, args.max_length
+        )
         runs[precision] = reranker.rerank(
             run, queries, collection, depth=args.depth, batch_size=args.batch_size, progress=False
         )

@@ -146,9 +146,9 @@ def benchmark_model(
       benchmark set a new peak); on CUDA ``peak_cuda_mb`` is ``max_memory_allocated`` during
       the benchmark (``None`` on CPU).
     * Context: ``device``, ``torch_version``, ``threads`` (``torch.get_num_threads()`` during
-      the run; ``num_threads`` sets it for the call), ``dtype`` (``int8`` for a
-      quantized model), ``precision`` (the reranker's resolved autocast: ``fp32`` or
-      ``bf16``), ``max_length`` and ``mean_tokens`` (mean unpadded pair length).
+      the run; ``num_threads`` sets it for the call), ``dtype`` (``int8`` for a quantized
+      model, ``bfloat16`` for a bf16 one), ``precision`` (the reranker's resolved precision:
+      ``fp32`` or ``bf16``), ``max_length`` and ``mean_tokens`` (mean unpadded pair length).
 
     Keys are listed in :data:`BENCHMARK_KEYS`; the dict is JSON-ready.
     """
@@ -512,8 +512,8 @@ def benchmark_peer(
     the agreement of the scores: ``max_abs_diff`` and ``spearman``, and on a CPU
     ``bf16_matmul_speedup`` (:func:`slimrank.models.bf16_matmul_speedup` on the same threads):
     the fp32 peer's matmuls are the project's, so this roughly bounds what the bf16 path can
-    gain over the peer on this machine (2.88x on a 2-core Zen 4 without AMX, where bf16
-    autocast scored at 1.97x the peer).
+    gain over the peer on this machine (2.81x on a 2-core Zen 4 without AMX, where the bf16
+    weights scored at 2.10x the peer, and bf16 autocast at 1.97x in an earlier run).
     """
     from scipy.stats import spearmanr
     from sentence_transformers import CrossEncoder

@@ -1,4 +1,4 @@
-"""int8 quantization of a cross-encoder through torchao (bf16 is autocast in ``slimrank.models``).
+"""int8 quantization of a cross-encoder through torchao (bf16: ``slimrank.rerank``).
 
 **int8** is torchao's ``Int8DynamicActivationInt8WeightConfig`` (torchao 0.18): every
 ``nn.Linear`` weight is stored as int8 with one scale per output channel, and each input is

@@ -7,7 +7,7 @@ with one, the efficiency benchmarks time one and the rerank jobs score with one.
 
 bf16 takes two forms. A model being trained keeps float32 master weights and scores under bf16
 autocast; a model loaded to score (:meth:`Reranker.load`) is cast to bf16 once and runs in bf16
-throughout. On a 2-core Zen 4 (AVX512-BF16, no AMX) the cast model scored 5-25% faster than
+throughout. On a 2-core Zen 4 (AVX512-BF16, no AMX) the cast model scored 6-26% faster than
 autocast in three interleaved runs (autocast converts weights at every call and runs layer norm
 and softmax in float32, converting activations back and forth), with logits within 1e-3 of
 float32 as autocast's.
@@ -99,7 +99,7 @@ class Reranker:
         (:func:`slimrank.quantize.quantize_dynamic_int8`, deterministic, so no int8 weights are
         ever stored); it is a CPU kernel in float32, so an int8 reranker runs on the CPU in fp32
         whatever ``device`` and ``precision`` say. A ``precision`` that resolves to ``bf16``
-        casts the model's weights to bfloat16 (see the module docstring).
+        casts the model's weights to bfloat16 (:meth:`for_scoring`).
         """
         if int8:
             model, tokenizer = load_cross_encoder(path_or_spec)
@@ -108,10 +108,24 @@ class Reranker:
             )
         target = pick_device(str(device))
         model, tokenizer = load_cross_encoder(path_or_spec, device=target)
-        precision = resolve_precision(precision, target)
+        return cls.for_scoring(model, tokenizer, target, precision, max_length)
+
+    @classmethod
+    def for_scoring(
+        cls,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        device: str | torch.device,
+        precision: str,
+        max_length: int,
+    ) -> Reranker:
+        """A reranker of a model that will only score: where ``precision`` resolves to
+        ``bf16`` the model is cast to bfloat16 in place (see the module docstring); a model in
+        training is wrapped by the constructor instead and keeps its float32 weights."""
+        precision = resolve_precision(precision, _model_device(model))
         if precision == "bf16":
             model.to(torch.bfloat16)
-        return cls(model, tokenizer, target, precision, max_length)
+        return cls(model, tokenizer, device, precision, max_length)
 
     def logits(self, queries: Sequence[str], passages: Sequence[str]) -> torch.Tensor:
         """One float32 logit per pair, in order, from one padded batch (gradients as the caller's
