@@ -5,9 +5,10 @@ training under bf16 autocast of float32 weights, as the trainer):
 
 1. the matmul peak (GFLOP/s of a square matmul on the torch threads);
 2. scoring: pairs/s of the workflow's own path (`slimrank.rerank.Reranker.rerank`, length-sorted
-   batches) reranking a test split's BM25 top-k, its share of the matmul peak (FLOPs per pair
-   from `slimrank.efficiency.flops_per_pair` at the mean pair length), and the top-10 overlap of
-   the bf16 ranking with the fp32 one (mean over queries of |top10 bf16 & top10 fp32| / 10);
+   batches; and, for comparison, of bf16 autocast over the float32 weights) reranking a test
+   split's BM25 top-k, its share of the matmul peak (FLOPs per pair from
+   `slimrank.efficiency.flops_per_pair` at the mean pair length), and the top-10 overlap of the
+   bf16 ranking with the fp32 one (mean over queries of |top10 bf16 & top10 fp32| / 10);
 3. training: pairs/s of a training step's forward and backward passes (length-sorted chunks, as
    `training.forward_pairs`), and its share of the peak (a step costs about 3x a forward pass);
 4. the peer: sentence-transformers `CrossEncoder.predict` on the same model and pairs (as the
@@ -126,28 +127,34 @@ def main() -> None:
         f"{args.depth}), mean {mean_tokens:.1f} tokens, {flops / 1e9:.2f} GFLOP per forward pass"
     )
 
+    def scoring(reranker: Reranker) -> tuple[dict, float]:
+        """The reranked run and its pairs/s."""
+        start = time.perf_counter()
+        reranked = reranker.rerank(
+            run, queries, collection, depth=args.depth, batch_size=args.batch_size, progress=False
+        )
+        return reranked, len(pairs) / (time.perf_counter() - start)
+
     runs = {}
     for precision in PRECISIONS:
         peak = matmul_peak(torch.float32 if precision == "fp32" else torch.bfloat16)
-        start = time.perf_counter()
         # Scored as the rerank jobs score (bf16 weights where bf16), from a copy: the training
         # measurement below needs the float32 master weights.
-        reranker = Reranker.for_scoring(
-            copy.deepcopy(model), tokenizer, "cpu", precision, args.max_length
+        runs[precision], scored = scoring(
+            Reranker.for_scoring(copy.deepcopy(model), tokenizer, "cpu", precision, args.max_length)
         )
-        runs[precision] = reranker.rerank(
-            run, queries, collection, depth=args.depth, batch_size=args.batch_size, progress=False
-        )
-        scoring = len(pairs) / (time.perf_counter() - start)
         train_pairs = pairs[:: max(1, len(pairs) // args.train_pairs)][: args.train_pairs]
         training = training_pairs_per_s(
             model, tokenizer, train_pairs, precision, args.train_chunk, args.max_length
         )
         print(
-            f"{precision}: matmul peak {peak:.0f} GFLOP/s; scoring {scoring:.1f} pairs/s "
-            f"({100 * scoring * flops / 1e9 / peak:.0f}% of peak); training {training:.1f} "
+            f"{precision}: matmul peak {peak:.0f} GFLOP/s; scoring {scored:.1f} pairs/s "
+            f"({100 * scored * flops / 1e9 / peak:.0f}% of peak); training {training:.1f} "
             f"pairs/s ({100 * 3 * training * flops / 1e9 / peak:.0f}% of peak)"
         )
+    # The other bf16 form, the trainer's: autocast over the float32 weights.
+    _, autocast_scored = scoring(Reranker(model, tokenizer, "cpu", "bf16", args.max_length))
+    print(f"bf16 autocast over float32 weights (training's form): {autocast_scored:.1f} pairs/s")
     print(f"top-10 overlap bf16 vs fp32: {top10_overlap(runs['bf16'], runs['fp32']):.3f}")
 
     try:

@@ -35,7 +35,7 @@ from transformers import PretrainedConfig
 from slimrank.models import bf16_matmul_speedup
 from slimrank.params import count_parameters
 from slimrank.quantize import is_quantized
-from slimrank.rerank import Reranker
+from slimrank.rerank import Reranker, float_dtype
 from slimrank.sparse import checkpoint_sizes, sparsify_linears
 from slimrank.trec import ranked, read_run, read_tsv_pairs
 
@@ -72,10 +72,8 @@ def _model_dtype(model: nn.Module) -> str:
     """``int8`` for a quantized model, else the dtype of its floating parameters."""
     if is_quantized(model):
         return "int8"
-    for param in model.parameters():
-        if param.is_floating_point():
-            return str(param.dtype).removeprefix("torch.")
-    return "unknown"
+    dtype = float_dtype(model)
+    return "unknown" if dtype is None else str(dtype).removeprefix("torch.")
 
 
 @contextmanager

@@ -7,10 +7,11 @@ with one, the efficiency benchmarks time one and the rerank jobs score with one.
 
 bf16 takes two forms. A model being trained keeps float32 master weights and scores under bf16
 autocast; a model loaded to score (:meth:`Reranker.load`) is cast to bf16 once and runs in bf16
-throughout. On a 2-core Zen 4 (AVX512-BF16, no AMX) the cast model scored 6-26% faster than
-autocast in three interleaved runs (autocast converts weights at every call and runs layer norm
-and softmax in float32, converting activations back and forth), with logits within 1e-3 of
-float32 as autocast's.
+throughout: autocast converts the weights at every call and runs layer norm and softmax in
+float32, converting activations back and forth. On a 2-core Zen 4 (AVX512-BF16, no AMX) the
+cast model scored 6-26% faster than autocast in three one-off probes (256 pairs in batches of
+32), 4% faster reranking DL19's BM25 top 10 (``tools/precision_speed.py --depth 10``: 77.3
+against 74.1 pairs/s), with logits within 1e-3 of float32 as autocast's.
 
 Scores are deterministic: the same model and candidates give the same batches (pairs sorted
 by length with ties by input position), the same padding, hence bitwise the same logits.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -41,9 +42,10 @@ def _model_device(model: PreTrainedModel) -> torch.device:
     return next(model.parameters()).device
 
 
-def _model_dtype(model: PreTrainedModel) -> torch.dtype:
-    """The dtype of the model's floating parameters (an int8 model keeps float32 ones)."""
-    return next(p.dtype for p in model.parameters() if p.is_floating_point())
+def float_dtype(model: torch.nn.Module) -> torch.dtype | None:
+    """The dtype of the model's floating parameters (an int8 model keeps float32 ones in its
+    embeddings and layer norms); ``None`` if it has none."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
 
 
 @dataclass
@@ -63,7 +65,6 @@ class Reranker:
     device: torch.device
     precision: str
     max_length: int
-    _autocast: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         wanted, actual = torch.device(self.device), _model_device(self.model)
@@ -73,13 +74,11 @@ class Reranker:
         self.precision = resolve_precision(self.precision, actual)
         if is_quantized(self.model) and (actual.type != "cpu" or self.precision != "fp32"):
             raise ValueError("an int8 quantized model scores on the CPU in fp32 only")
-        dtype = _model_dtype(self.model)
+        dtype = float_dtype(self.model)
         if dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"a reranker runs float32 or bfloat16 weights, not {dtype}")
         if dtype == torch.bfloat16 and self.precision != "bf16":
             raise ValueError("a bfloat16 model scores in bf16 only: ask for precision bf16")
-        # Autocast only where it has float32 weights to cast (a model in training).
-        self._autocast = self.precision if dtype == torch.float32 else "fp32"
         if self.max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {self.max_length}")
 
@@ -122,7 +121,7 @@ class Reranker:
         """A reranker of a model that will only score: where ``precision`` resolves to
         ``bf16`` the model is cast to bfloat16 in place (see the module docstring); a model in
         training is wrapped by the constructor instead and keeps its float32 weights."""
-        precision = resolve_precision(precision, _model_device(model))
+        precision = resolve_precision(precision, _model_device(model))  # before the cast
         if precision == "bf16":
             model.to(torch.bfloat16)
         return cls(model, tokenizer, device, precision, max_length)
@@ -131,7 +130,9 @@ class Reranker:
         """One float32 logit per pair, in order, from one padded batch (gradients as the caller's
         mode has them: training goes through here too, so the model sees the same inputs)."""
         inputs = encode_pairs(self.tokenizer, queries, passages, self.max_length).to(self.device)
-        with autocast(self.device, self._autocast):
+        # Autocast only where there are float32 weights to cast (a model in training).
+        cast = self.precision if float_dtype(self.model) == torch.float32 else "fp32"
+        with autocast(self.device, cast):
             return self.model(**inputs).logits.squeeze(-1).float()
 
     def score(
