@@ -325,6 +325,19 @@ def test_peer_cross_encoder_scores_the_pairs_as_the_project_does(
     assert record["spearman"] > 0.999
     # On a CPU the peer's job also measures bf16 against float32 matmuls (the bf16 ceiling).
     assert record["bf16_matmul_speedup"] > 0
+    # In fp32 the project's scoring is the fp32 timing; its lead over the peer is the inverse.
+    assert record["scoring_precision"] == "fp32"
+    assert record["scoring_pairs_per_s"] == record["reference_pairs_per_s"]
+    assert record["scoring_over_peer"] == pytest.approx(1 / record["pairs_per_s_ratio"])
+    # In bf16 the same job also times the bf16-weights copy: a third, separate measurement.
+    bf16 = benchmark_peer(
+        folder, pairs[:12], batch_size=4, max_length=32, repeats=1, precision="bf16"
+    )
+    assert bf16["scoring_precision"] == "bf16" and bf16["precision"] == "fp32"  # the peer's
+    assert bf16["scoring_pairs_per_s"] != bf16["reference_pairs_per_s"]
+    assert bf16["scoring_over_peer"] == pytest.approx(
+        bf16["scoring_pairs_per_s"] / bf16["throughput_pairs_per_s"]
+    )
 
 
 # ----------------------------------------------------------------------------- FLOPs

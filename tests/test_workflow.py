@@ -356,6 +356,11 @@ def test_efficiency_table_and_paper_files(tiny_run):
     # The peer scores the same pairs as the project's fp32 path, the same way.
     assert table.loc["full-st", "spearman"] > 0.999
     assert table.loc["full-st", "max_abs_diff"] < 1e-3
+    # ... and its job also times the plain full model's precision, the row the paper quotes.
+    assert table.loc["full-st", "scoring_precision"] == table.loc["full", "precision"]
+    peer = table.loc["full-st"]
+    ratio = peer["scoring_pairs_per_s"] / peer["throughput_pairs_per_s"]
+    assert peer["scoring_over_peer"] == pytest.approx(ratio, rel=1e-4)
     for name in ("main_table.tex", "main_table.md", "numbers.tex", "split_tables.tex"):
         assert (tiny_run / "results/paper" / name).stat().st_size > 0
     for figure in ("effectiveness", "sparsity_sweep", "speed", "pareto", "per_query"):

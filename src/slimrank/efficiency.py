@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig
 
-from slimrank.models import bf16_matmul_speedup
+from slimrank.models import bf16_matmul_speedup, resolve_precision
 from slimrank.params import count_parameters
 from slimrank.quantize import is_quantized
 from slimrank.rerank import Reranker, float_dtype
@@ -497,21 +497,26 @@ def benchmark_peer(
     max_length: int,
     repeats: int,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> dict:
     """sentence-transformers ``CrossEncoder.predict`` against the project's fp32 scoring of the
-    same saved model on the same ``pairs``, timed in alternation in one process.
+    same saved model on the same ``pairs``, and against its scoring in ``precision`` (the plain
+    runs' precision: ``auto`` is bf16 weights where the hardware has bf16 natively), all timed in
+    alternation in one process, so that the project's lead over the peer is a same-job ratio.
 
     The CrossEncoder loads the folder as a one-label sequence classifier with the same
     ``max_length`` (its tokenizer truncates ``longest_first`` as ours) and the identity
     activation, so it returns the same logits (its default for one label is a sigmoid, which
     would not change a ranking but would change the scores). sentence-transformers is a
-    benchmark-only dependency, imported here. Returns pairs/s of both (median over
-    ``repeats``, after one warm-up each), ``pairs_per_s_ratio`` (peer over the project's fp32),
-    the agreement of the scores: ``max_abs_diff`` and ``spearman``, and on a CPU
+    benchmark-only dependency, imported here. Returns pairs/s of the peer and of the project's
+    fp32 and ``precision`` scoring (medians over ``repeats``, after one warm-up each; where
+    ``precision`` resolves to fp32 the fp32 timing is reused), ``pairs_per_s_ratio`` (peer over
+    the project's fp32), ``scoring_over_peer`` (the project's ``precision`` scoring over the
+    peer), the agreement of the fp32 scores: ``max_abs_diff`` and ``spearman``, and on a CPU
     ``bf16_matmul_speedup`` (:func:`slimrank.models.bf16_matmul_speedup` on the same threads):
     the fp32 peer's matmuls are the project's, so this roughly bounds what the bf16 path can
     gain over the peer on this machine (2.81x on a 2-core Zen 4 without AMX, where the bf16
-    weights scored at 2.10x the peer, and bf16 autocast at 1.97x in an earlier run).
+    weights scored at 2.10x the peer as a ratio of two jobs).
     """
     from scipy.stats import spearmanr
     from sentence_transformers import CrossEncoder
@@ -519,6 +524,13 @@ def benchmark_peer(
     if not pairs or repeats < 1:
         raise ValueError("need at least one pair and repeats >= 1")
     full = Reranker.load(full_dir, device=device, precision="fp32", max_length=max_length)
+    scoring = resolve_precision(precision, full.device)
+    # The plain runs' arithmetic (bf16 weights: a second copy of the model), when not fp32.
+    project = (
+        Reranker.load(full_dir, device=device, precision=scoring, max_length=max_length)
+        if scoring != "fp32"
+        else None
+    )
     peer = CrossEncoder(
         str(full_dir),
         num_labels=1,
@@ -535,14 +547,19 @@ def benchmark_peer(
     with torch.inference_mode():
         ours = full.score(pairs, batch_size=batch_size, progress=False)
         theirs = predict()  # also the warm-up of both
-        ours_s, theirs_s = [], []
+        if project is not None:
+            _score_seconds(project, pairs, batch_size)  # its warm-up
+        ours_s, theirs_s, project_s = [], [], []
         for _ in range(repeats):
             ours_s.append(_score_seconds(full, pairs, batch_size))
             start = time.perf_counter()
             predict()
             theirs_s.append(time.perf_counter() - start)
+            if project is not None:
+                project_s.append(_score_seconds(project, pairs, batch_size))
     mine = statistics.median(len(pairs) / s for s in theirs_s)
     reference = statistics.median(len(pairs) / s for s in ours_s)
+    scoring_rate = statistics.median(len(pairs) / s for s in project_s) if project else reference
     return {
         "device": str(full.device),
         "torch_version": torch.__version__,
@@ -556,6 +573,9 @@ def benchmark_peer(
         "reference_pairs_per_s": reference,
         "reference_precision": "fp32",
         "pairs_per_s_ratio": mine / reference,
+        "scoring_precision": scoring,
+        "scoring_pairs_per_s": scoring_rate,
+        "scoring_over_peer": scoring_rate / mine,
         "max_abs_diff": max(abs(a - b) for a, b in zip(ours, theirs, strict=True)),
         "spearman": float(spearmanr(ours, theirs).statistic) if len(pairs) > 1 else 1.0,
         "bf16_matmul_speedup": bf16_matmul_speedup() if full.device.type == "cpu" else None,

@@ -538,10 +538,16 @@ def _deployment_row_macros(out: MacroSet, name: str, row: Mapping | None) -> Non
         out.add(name + suffix, MISSING if pd.isna(value) else f"{value:.{decimals}f}")
 
 
-def _deployment_macros(out: MacroSet, deployment: pd.DataFrame | None, target: Mapping) -> None:
+def _deployment_macros(
+    out: MacroSet,
+    deployment: pd.DataFrame | None,
+    efficiency: pd.DataFrame | None,
+    target: Mapping,
+) -> None:
     """The deployment target and how close the timed rows come to it (the deployment table,
-    :func:`slimrank.tables.deployment_table`, fastest first); every macro exists in every
-    build, counts as integers, so that the text can test them with ``\\ifnum``."""
+    :func:`slimrank.tables.deployment_table`, fastest first), and the peer's row of the
+    efficiency table; every macro exists in every build, counts as integers, so that the text
+    can test them with ``\\ifnum``."""
     out.comment("deployment: every timed model x precision against the target")
     out.add("targetSpeedup", f"{target['speedup']:g}")
     out.add("targetMaxLoss", f"{target['max_loss_pct']:g}")
@@ -576,17 +582,17 @@ def _deployment_macros(out: MacroSet, deployment: pd.DataFrame | None, target: M
         )
     out.add("speedFlopsCount", str(len(follows)))
     out.add("speedFlopsList", and_list(follows) if follows else MISSING)
-    # The peer (sentence-transformers) against the project's scoring of the same model.
+    # The peer (sentence-transformers) against the project's scoring of the same model: its
+    # lead in the plain runs' precision is timed in the peer's own job (a same-job ratio).
     peer = next((r for r in rows if parse_run(r[DEPLOYMENT.run]).peer), None)
     full = by_run.get(FULL)
     out.add("peerCount", "1" if peer is not None else "0")
     out.add("peerSpeedup", f"{peer[DEPLOYMENT.speedup]:.2f}" if peer is not None else MISSING)
-    ratio = (
-        full[DEPLOYMENT.speedup] / peer[DEPLOYMENT.speedup]
-        if peer is not None and full is not None and peer[DEPLOYMENT.speedup] > 0
-        else None
-    )
-    out.add("fullOverPeer", f"{ratio:.2f}" if ratio is not None else MISSING)
+    ratio = None
+    if peer is not None and efficiency is not None and EFFICIENCY.scoring_over_peer in efficiency:
+        timed = efficiency.set_index(EFFICIENCY.model)[EFFICIENCY.scoring_over_peer]
+        ratio = timed.get(peer[DEPLOYMENT.run])
+    out.add("fullOverPeer", f"{float(ratio):.2f}" if pd.notna(ratio) else MISSING)
     out.add("fullPrecision", latex_escape(full[DEPLOYMENT.precision]) if full else MISSING)
 
 
@@ -691,7 +697,7 @@ def numbers_macros(
     _params_macros(out, roles, params)
     if efficiency is not None and not efficiency.empty:
         _efficiency_macros(out, roles, efficiency)
-    _deployment_macros(out, deployment, {**DEPLOYMENT_TARGET, **(target or {})})
+    _deployment_macros(out, deployment, efficiency, {**DEPLOYMENT_TARGET, **(target or {})})
     if counts:
         out.comment("counts")
         for key, n in counts.items():

@@ -121,6 +121,9 @@ class EfficiencyColumns(NamedTuple):
     # the peer row: a bf16 matmul's speed over float32's on this CPU, measured in its job (the
     # most bf16 arithmetic can gain over the fp32 peer; empty on CUDA)
     bf16_matmul_speedup: str = "bf16_matmul_speedup"
+    # the peer row: the project's scoring of the same model in the plain runs' precision over
+    # the peer's throughput, timed in the peer's job
+    scoring_over_peer: str = "scoring_over_peer"
 
 
 class MetricsColumns(NamedTuple):

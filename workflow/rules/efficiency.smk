@@ -82,5 +82,6 @@ rule benchmark_peer:
         },
         max_length=config["model"]["max_length"],
         device=config["training"]["device"],
+        precision=config["precision"],  # the plain runs' arithmetic, timed beside the peer
     script:
         "../scripts/benchmark_peer.py"
