@@ -515,8 +515,8 @@ def benchmark_peer(
     peer), the agreement of the fp32 scores: ``max_abs_diff`` and ``spearman``, and on a CPU
     ``bf16_matmul_speedup`` (:func:`slimrank.models.bf16_matmul_speedup` on the same threads):
     the fp32 peer's matmuls are the project's, so this roughly bounds what the bf16 path can
-    gain over the peer on this machine (2.81x on a 2-core Zen 4 without AMX, where the bf16
-    weights scored at 2.10x the peer as a ratio of two jobs).
+    gain over the peer on this machine (2.71x on a 2-core Zen 4 without AMX, where the bf16
+    weights scored at 1.86x the peer in the same job).
     """
     from scipy.stats import spearmanr
     from sentence_transformers import CrossEncoder
