@@ -520,11 +520,19 @@ def _efficiency_macros(out: MacroSet, roles: Roles, efficiency: pd.DataFrame) ->
             out.add(name, latex_escape(str(rows.at[FULL, column])))
     # What bf16 arithmetic can gain at most over the fp32 peer on this machine, measured in the
     # peer's job: the paper sets the bf16 path's lead over the peer against it.
-    if EFFICIENCY.bf16_matmul_speedup in rows.columns:
-        for run in rows.index:
-            value = rows.at[run, EFFICIENCY.bf16_matmul_speedup]
-            if parse_run(run).peer and pd.notna(value):
-                out.add("bfMatmulSpeedup", f"{float(value):.2f}")
+    if (value := _peer_measure(efficiency, EFFICIENCY.bf16_matmul_speedup)) is not None:
+        out.add("bfMatmulSpeedup", f"{value:.2f}")
+
+
+def _peer_measure(efficiency: pd.DataFrame | None, column: str) -> float | None:
+    """What ``column`` holds in the peer's row of the efficiency table (measured in the peer's
+    job), or None where there is no such row, column or value."""
+    if efficiency is None or column not in efficiency.columns:
+        return None
+    for run, value in zip(efficiency[EFFICIENCY.model], efficiency[column], strict=True):
+        if parse_run(run).peer and pd.notna(value):
+            return float(value)
+    return None
 
 
 def _deployment_row_macros(out: MacroSet, name: str, row: Mapping | None) -> None:
@@ -588,11 +596,8 @@ def _deployment_macros(
     full = by_run.get(FULL)
     out.add("peerCount", "1" if peer is not None else "0")
     out.add("peerSpeedup", f"{peer[DEPLOYMENT.speedup]:.2f}" if peer is not None else MISSING)
-    ratio = None
-    if peer is not None and efficiency is not None and EFFICIENCY.scoring_over_peer in efficiency:
-        timed = efficiency.set_index(EFFICIENCY.model)[EFFICIENCY.scoring_over_peer]
-        ratio = timed.get(peer[DEPLOYMENT.run])
-    out.add("fullOverPeer", f"{float(ratio):.2f}" if pd.notna(ratio) else MISSING)
+    ratio = _peer_measure(efficiency, EFFICIENCY.scoring_over_peer) if peer is not None else None
+    out.add("fullOverPeer", f"{ratio:.2f}" if ratio is not None else MISSING)
     out.add("fullPrecision", latex_escape(full[DEPLOYMENT.precision]) if full else MISSING)
 
 
