@@ -12,7 +12,9 @@ from slimrank.distill import drawn_pairs, read_teacher_scores, write_teacher_sco
 from slimrank.losses import kd_loss
 from slimrank.pairs import TrainingGroup
 from slimrank.study import (
+    DRAW_FIELDS,
     distilled_partners,
+    distinct_draws,
     kd_name,
     matched_sizes,
     parse_run,
@@ -83,6 +85,43 @@ def test_the_teacher_scores_what_the_training_loop_draws():
         (groups[i].qid, d) for i in sorted(GroupStream(10, 5).take(2))
         for d in (groups[i].positive, *groups[i].negatives)
     ]  # fmt: skip
+
+
+def test_only_the_draw_fields_decide_what_the_teacher_scores():
+    base = TrainSettings(batch_size=2, max_steps=3, seed=5)
+    # Every other setting changed at once: the same groups are drawn.
+    learns_otherwise = TrainSettings(
+        loss="bce", lr=1e-3, head_lr=1e-2, warmup_ratio=0.5, weight_decay=0.0,
+        batch_size=2, max_steps=3, max_length=64, forward_pairs=4, max_grad_norm=None,
+        precision="fp32", seed=5, eval_every=1, checkpoint_every=1, select_metric="ndcg@10",
+        select_after_step=1, eval_depth=5, eval_batch_size=2, log_every=1, device="cpu",
+    )  # fmt: skip
+    assert learns_otherwise.groups_drawn(40) == base.groups_drawn(40)
+    # Each draw field changes them (epochs counts where max_steps is unset).
+    for change in ({"batch_size": 3}, {"grad_accum_steps": 2}, {"max_steps": 4}, {"seed": 6}):
+        assert TrainSettings(**{**vars(base), **change}).groups_drawn(40) != base.groups_drawn(40)
+    by_epochs = TrainSettings(batch_size=2, epochs=0.25, seed=5)
+    assert TrainSettings(**{**vars(by_epochs), "epochs": 0.5}).groups_drawn(40) != (
+        by_epochs.groups_drawn(40)
+    )
+    assert set(DRAW_FIELDS) < set(vars(base))
+
+
+def test_students_that_draw_alike_share_one_teacher_draw():
+    drop = {"lr": 1.5e-4, "loss": "lce", "batch_size": 8, "grad_accum_steps": 1,
+            "max_steps": 120, "epochs": 1.0, "seed": 13}  # fmt: skip
+    slower = {**drop, "lr": 5e-5}  # another learning rate, the same draw
+    oneshot = {**drop, "max_steps": 24}
+    draws = distinct_draws([drop, oneshot, slower])
+    assert draws == distinct_draws([oneshot, drop])  # the same job parameter, in any order
+    assert sorted(d["max_steps"] for d in draws) == [24, 120]
+    assert all(set(d) == set(DRAW_FIELDS) for d in draws)
+    # What the teacher job builds from them draws what the students draw.
+    groups = _groups(40)
+    assert drawn_pairs(groups, [TrainSettings(**d) for d in draws]) == drawn_pairs(
+        groups, [TrainSettings(**{k: drop[k] for k in DRAW_FIELDS}),
+                 TrainSettings(**{k: oneshot[k] for k in DRAW_FIELDS})],
+    )  # fmt: skip
 
 
 STUDY = {

@@ -367,6 +367,20 @@ def recovery_overrides(config: Mapping, variant: Variant) -> dict:
     return overrides
 
 
+#: The training settings that decide which groups a run draws
+#: (:meth:`slimrank.training.TrainSettings.groups_drawn`); nothing else changes the pairs the
+#: teacher must score.
+DRAW_FIELDS = ("batch_size", "grad_accum_steps", "max_steps", "epochs", "seed")
+
+
+def distinct_draws(student_settings: Iterable[Mapping]) -> list[dict]:
+    """The distinct draws of the distilled students' training settings, sorted: the teacher's
+    job parameter, so that a student with another learning rate or loss, but the same draw,
+    does not rescore the teacher and so retrain every other student of the seed."""
+    draws = {tuple((f, s.get(f)) for f in DRAW_FIELDS) for s in student_settings}
+    return [dict(d) for d in sorted(draws, key=repr)]
+
+
 def training_seeds(config: Mapping) -> list[int]:
     """The training seeds, ``seeds[0]`` first; without ``seeds``, the one seed of old
     (``training.seed``, or the top-level ``seed`` where that is null)."""

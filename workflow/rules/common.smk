@@ -17,6 +17,7 @@ from slimrank.data import DataError
 from slimrank.study import (
     check_seeds,
     check_variants,
+    distinct_draws,
     model_seeds,
     peer_name,
     precision_runs,
@@ -240,13 +241,13 @@ def teacher_scores_file(seed):
 
 
 def teacher_draws(seed):
-    """The training settings of every distilled student of ``seed``: the teacher scores the
-    groups each of them draws."""
-    return [
+    """What the distilled students of ``seed`` draw (slimrank.study.distinct_draws): the
+    teacher scores the groups each of them draws."""
+    return distinct_draws(
         training_settings(SimpleNamespace(variant=s, seed=seed))
         for s in KD_STUDENTS
         if int(seed) in variant_seeds(config, s)
-    ]
+    )
 
 
 def rerank_candidates(wildcards):

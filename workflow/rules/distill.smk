@@ -19,7 +19,7 @@ rule teacher_scores:
         gpu=config["gpus_per_job"],
         mem_mb=8000,
     params:
-        # The students' training settings: which groups they draw (steps, batch, seed).
+        # What the students draw (steps, batch, seed), not how they learn from it.
         draws=lambda wc: teacher_draws(wc.seed),
         max_length=config["model"]["max_length"],
         device=config["training"]["device"],
