@@ -61,10 +61,15 @@ def test_extended_overlay_adds_the_fuller_study_to_the_default():
     assert names - base == {
         "drop-L4", "oneshot-match-L4", "structured-match-L4", "gmp-match-L3",
         "lottery-match-L3", "oneshot-s80", "oneshot-s90", "oneshot-s95",
+        "structured-match-L3-kd", "structured-w10-kd",
     }  # fmt: skip
-    # Only what it names changes: the seeds, the recipe and the distilled students stay.
-    for key in ("seeds", "seeded_variants", "training", "distillation"):
+    # Only what it names changes: the seeds, the recipe and the distillation loss stay, and the
+    # default's students are still students.
+    for key in ("seeds", "seeded_variants", "training"):
         assert config[key] == default[key]
+    loss = {k: v for k, v in config["distillation"].items() if k != "students"}
+    assert loss == {k: v for k, v in default["distillation"].items() if k != "students"}
+    assert set(default["distillation"]["students"]) < set(config["distillation"]["students"])
     assert config["rerank"]["depth"] == 100 and default["rerank"]["depth"] == 50
     assert set(precision_runs(default)) < set(precision_runs(config))
 
