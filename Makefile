@@ -22,11 +22,8 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/snakemake --cores $(CORES) all
 
-# Two workers, a test file at a time each (a file's module fixtures, like the tiny workflow
-# run, stay in one process): the tiny workflow and the paper-shaped study, each a Snakemake run
-# of about a hundred short jobs that leave a core idle while they import torch, overlap.
 test: install
-	$(BIN)/pytest -ra --durations=15 -n 2 --dist loadfile
+	$(BIN)/pytest -ra --durations=15
 
 # The real-SLURM integration test: installs slurm-wlm and munge with apt and starts a one-node
 # cluster (root only; skipped with its reason elsewhere). CI runs it after `make test`.
