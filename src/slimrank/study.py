@@ -377,7 +377,7 @@ def distinct_draws(student_settings: Iterable[Mapping]) -> list[dict]:
     """The distinct draws of the distilled students' training settings, sorted: the teacher's
     job parameter, so that a student with another learning rate or loss, but the same draw,
     does not rescore the teacher and so retrain every other student of the seed."""
-    draws = {tuple((f, s.get(f)) for f in DRAW_FIELDS) for s in student_settings}
+    draws = {tuple((f, s[f]) for f in DRAW_FIELDS) for s in student_settings}
     return [dict(d) for d in sorted(draws, key=repr)]
 
 
